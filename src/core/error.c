@@ -1,0 +1,93 @@
+/* Error codes, per-task error messages, and cio's own reports. */
+#include "core/runtime.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define ERRMSG_SIZE 256
+
+static __thread char thread_errmsg[ERRMSG_SIZE];
+
+const char *cio_version(void) { return "0.1.0"; }
+
+const char *cio_strerror(int code) {
+    switch (code) {
+    case 0: return "Success";
+    case CIO_EEND: return "End of iteration";
+    case CIO_ECLOSED: return "Closed or shut down";
+    case CIO_EBROKEN: return "Barrier broken";
+    case CIO_EHTTP: return "HTTP protocol error";
+    case CIO_ETLS: return "TLS error";
+    case CIO_EDNS: return "Name resolution failed";
+    case CIO_EPARSE: return "Malformed input";
+    case CIO_ELIMIT: return "Limit exceeded";
+    case CIO_EPARTIAL: return "Incomplete read: end of stream";
+    }
+    if (code < 0 && code > -4096)
+        return strerror(-code);
+    return "Unknown error";
+}
+
+/* The buffer of the running task, or of the thread outside tasks. NULL if
+ * the task's buffer cannot be allocated (the message is then dropped, the
+ * code still returned). */
+static char *errbuf(void) {
+    cio_task *t = cio__tls_loop ? cio__tls_loop->cur : NULL;
+    if (!t)
+        return thread_errmsg;
+    if (!t->errmsg)
+        t->errmsg = cio__malloc(ERRMSG_SIZE);
+    return t->errmsg;
+}
+
+const char *cio_errmsg(void) {
+    cio_task *t = cio__tls_loop ? cio__tls_loop->cur : NULL;
+    if (t)
+        return t->errmsg ? t->errmsg : "";
+    return thread_errmsg;
+}
+
+int cio__vseterr(int code, const char *fmt, va_list ap) {
+    char *b = errbuf();
+    if (b)
+        vsnprintf(b, ERRMSG_SIZE, fmt, ap);
+    return code;
+}
+
+int cio_seterr(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    cio__vseterr(code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int cio__seterr_code(int code, const char *what) {
+    return cio_seterr(code, "%s: %s", what, cio_strerror(code));
+}
+
+/* Copies a finished task's message to the collecting task (the C form of an
+ * exception travelling up through await). */
+void cio__errmsg_propagate(const cio_task *from) {
+    if (from->errmsg && from->errmsg[0])
+        cio_seterr(0, "%s", from->errmsg);
+}
+
+static cio__report_fn report_hook;
+
+void cio__set_report_hook(cio__report_fn fn) { report_hook = fn; }
+
+void cio__report(int level, const char *fmt, ...) {
+    static const char *names[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (report_hook) {
+        report_hook(level, msg);
+        return;
+    }
+    fprintf(stderr, "cio %s: %s\n", names[level & 3], msg);
+}

@@ -1,0 +1,229 @@
+/* Private structures of the core: the loop, the task, stacks, timers.
+ * Only src/core/ and src/poll/ include this file. */
+#ifndef CIO_RUNTIME_H
+#define CIO_RUNTIME_H
+
+#include "core/arch/switch.h"
+#include "core/internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(CIO_ASAN)
+#define CIO__ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(CIO_TSAN)
+#define CIO__TSAN 1
+#endif
+
+/* ---- stacks (stack.c) ---- */
+
+/* Lives at the top of the stack it describes, so stacks need no separate
+ * allocation. */
+typedef struct cio__stack {
+    char *lo;                 /* lowest usable byte (the canary is here) */
+    size_t size;              /* usable bytes, lo .. this descriptor */
+    struct cio__stack *next;  /* free list */
+    struct cio__stack *all;   /* every guarded stack, for unmapping */
+    unsigned valgrind_id;
+    bool guarded;
+} cio__stack;
+
+typedef struct cio__stack_pool {
+    size_t size;              /* mapping size of each stack */
+    cio__stack *free;
+    size_t nfree;
+    char *slab, *slab_end;    /* carving area for unguarded stacks */
+} cio__stack_pool;
+
+#define CIO__STACK_POOLS 4
+#define CIO__CANARY 0x63696f5f63616e61ULL
+
+cio__stack *cio__stack_get(cio_loop *L, size_t size);
+void cio__stack_put(cio_loop *L, cio__stack *s);
+void cio__stacks_free_all(cio_loop *L);
+static inline bool cio__stack_intact(const cio__stack *s) {
+    return *(const uint64_t *)s->lo == (CIO__CANARY ^ (uintptr_t)s->lo);
+}
+void cio__stack_overflow(cio_task *t) __attribute__((noreturn));
+void cio__guard_handler_install(cio_loop *L);
+void cio__guard_handler_remove(cio_loop *L);
+
+/* ---- tasks ---- */
+
+enum cio__task_state {
+    CIO__FREE = 0,
+    CIO__NEW,     /* spawned, never ran; has no stack yet */
+    CIO__READY,   /* in the run queue */
+    CIO__RUNNING,
+    CIO__PARKED,
+    CIO__DONE
+};
+
+enum cio__task_flags {
+    CIO__CANCELLED = 1,
+    CIO__DETACHED = 2,
+    CIO__QUEUED = 4, /* in the run queue (NEW tasks too) */
+};
+
+/* Observes a task's completion; at most one per task (the collector). */
+typedef struct cio__watcher cio__watcher;
+struct cio__watcher {
+    void (*done)(cio__watcher *w, cio_task *t);
+};
+
+struct cio_task {
+    cio__ctx ctx;
+    cio_task *next;           /* run queue / free list */
+    cio_loop *loop;
+    cio_fn fn;
+    void *arg;
+    cio__stack *stack;
+    int result;
+    int wake;                 /* value handed over by cio__wake */
+    uint8_t state;
+    uint8_t flags;
+    uint32_t heap_idx;        /* timer: position + 1 in the heap, 0 = unarmed */
+    int64_t deadline;         /* timer deadline while armed */
+    uint64_t seq;             /* timer tie-break: FIFO among equal deadlines */
+    int64_t own_deadline;     /* the deadline the park call itself asked for */
+    cio_scope *scope;         /* innermost cancel scope */
+    cio__waiter *waiter;      /* set while parked in a waitq */
+    cio__watcher *watcher;
+    uintptr_t watch_data;     /* for the watcher (e.g. index in a group) */
+    char *errmsg;             /* lazily allocated */
+    char *name;               /* lazily allocated */
+    size_t stack_size;        /* requested; 0 = loop default */
+    uint64_t id;
+    void *ctxvars;
+#ifdef CIO__TSAN
+    void *fiber;
+#endif
+};
+
+/* ---- timers (timer.c): a binary heap of tasks keyed by deadline ---- */
+
+typedef struct cio__heap {
+    cio_task **a;
+    size_t n, cap;
+    uint64_t seq;
+} cio__heap;
+
+int cio__timer_arm(cio_loop *L, cio_task *t, int64_t deadline);
+void cio__timer_cancel(cio_loop *L, cio_task *t);
+static inline cio_task *cio__timer_min(const cio__heap *h) { return h->n ? h->a[0] : NULL; }
+cio_task *cio__timer_pop(cio_loop *L);
+void cio__heap_free(cio__heap *h);
+
+/* ---- the poller backend (src/poll/) ---- */
+
+int cio__poll_init(cio_loop *L);
+void cio__poll_close(cio_loop *L);
+/* tag: a cio__fd*, a cio__watch* | 1, or CIO__TAG_WAKE. */
+int cio__poll_add(cio_loop *L, int fd, uint32_t events, uintptr_t tag);
+int cio__poll_mod(cio_loop *L, int fd, uint32_t events, uintptr_t tag);
+int cio__poll_del(cio_loop *L, int fd);
+/* Waits up to timeout_ns (-1 = forever) and dispatches events through
+ * cio__poll_dispatch. Returns the number of events or a negative errno. */
+int cio__poll_wait(cio_loop *L, int64_t timeout_ns);
+void cio__poll_dispatch(cio_loop *L, uintptr_t tag, uint32_t events);
+#define CIO__TAG_WAKE ((uintptr_t)2)
+
+/* ---- the loop ---- */
+
+typedef struct cio__post {
+    struct cio__post *next;
+    void (*fn)(void *);
+    void *arg;
+} cio__post;
+
+typedef struct cio__hook {
+    struct cio__hook *next;
+    void (*fn)(void *);
+    void *arg;
+} cio__hook;
+
+typedef struct cio__task_chunk {
+    struct cio__task_chunk *next;
+    size_t n;
+    cio_task tasks[];
+} cio__task_chunk;
+
+struct cio_loop {
+    cio__ctx ctx;             /* the loop's own context (the thread's stack) */
+    cio_task *cur;            /* running task, NULL in loop context */
+    cio_task *rq_head, *rq_tail;
+    size_t rq_len;
+    long budget;              /* task runs left before the next poll */
+    int64_t now;
+    bool virtual_clock;
+    bool debug;
+    bool closing;
+    int64_t slow_task_ns;
+    int64_t run_start;        /* debug: when the current task was switched in */
+    cio__heap timers;
+    int epfd;
+    int wake_fd;
+    atomic_int wake_pending;
+    pthread_mutex_t post_lock;
+    cio__post *posted;
+    atomic_int holds;
+    size_t alive;             /* spawned and not finished */
+    size_t handles;           /* tasks not yet released */
+    uint64_t next_id;
+    cio_task *free_tasks;
+    cio__task_chunk *chunks;
+    cio__stack_pool pools[CIO__STACK_POOLS];
+    cio__stack *guarded_all;
+    size_t guarded_count, guard_budget;
+    struct cio__slab { struct cio__slab *next; char *base; size_t len; } *slabs;
+    cio__stack *dying_stack;  /* released by the next context after a switch */
+    size_t default_stack;
+    size_t page;
+    cio_task *main;
+    void *slots[CIO__NSLOTS];
+    cio__hook *on_close;
+    void *altstack;
+#ifdef CIO__ASAN
+    const void *main_stack_lo;
+    size_t main_stack_size;
+#endif
+#ifdef CIO__TSAN
+    void *fiber;
+    void *dead_fiber;
+#endif
+};
+
+extern __thread cio_loop *cio__tls_loop;
+
+/* sched.c */
+void cio__run_ready(cio_loop *L);          /* from loop context */
+void cio__make_ready(cio_loop *L, cio_task *t);
+void cio__suspend(cio_loop *L, cio_task *cur); /* cur's state already set */
+int cio__interrupt_code(cio_loop *L, cio_task *t);
+int64_t cio__scope_deadline(const cio_task *t);
+void cio__unpark(cio_loop *L, cio_task *t, int code);
+/* The internal code cio__park returns when its own deadline passed. */
+#define CIO__DEADLINE 1
+
+/* task.c */
+void cio__task_complete(cio_loop *L, cio_task *t, int result);
+void cio__task_release(cio_loop *L, cio_task *t);
+cio_task *cio__task_alloc(cio_loop *L);
+int cio__collect(cio_task *self, cio_task *t);
+
+/* loop.c */
+int64_t cio__clock(void);
+
+/* task.c: at loop close, cancel every live task; then free the finished
+ * ones nobody collected (reporting their errors) and return their count. */
+void cio__loop_cancel_all(cio_loop *L);
+size_t cio__loop_reap(cio_loop *L);
+
+/* stack.c */
+size_t cio__stack_guard_budget(void);
+
+/* error.c */
+void cio__errmsg_propagate(const cio_task *from);
+
+#endif

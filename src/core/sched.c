@@ -1,0 +1,363 @@
+/* The scheduler: switching between tasks, parking and waking, wait queues.
+ *
+ * A suspending task switches straight to the next ready task when there is
+ * one and the loop's budget allows, and to the loop's own context only when
+ * it must poll. A task that finishes hands its still-warm stack to the next
+ * task that has never run, so short tasks need no switch and no new stack. */
+#include "core/runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifdef CIO__ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef CIO__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+__thread cio_loop *cio__tls_loop;
+
+/* Runs in the context just switched to: finishes sanitizer bookkeeping and
+ * releases the stack of a task that has just ended. */
+static inline void after_switch(cio_loop *L, void *fake_stack) {
+#ifdef CIO__ASAN
+    __sanitizer_finish_switch_fiber(fake_stack, NULL, NULL);
+#else
+    (void)fake_stack;
+#endif
+#ifdef CIO__TSAN
+    if (L->dead_fiber) {
+        __tsan_destroy_fiber(L->dead_fiber);
+        L->dead_fiber = NULL;
+    }
+#endif
+    if (cio__unlikely(L->dying_stack != NULL)) {
+        cio__stack_put(L, L->dying_stack);
+        L->dying_stack = NULL;
+    }
+}
+
+/* to == NULL switches to the loop's context. dying: from never resumes. */
+static inline void do_switch(cio_loop *L, cio__ctx *from, cio_task *to, bool dying) {
+    cio__ctx *dst = to ? &to->ctx : &L->ctx;
+    void *fake = NULL;
+#ifdef CIO__ASAN
+    const void *lo = to ? (const void *)to->stack->lo : L->main_stack_lo;
+    size_t size = to ? to->stack->size : L->main_stack_size;
+    __sanitizer_start_switch_fiber(dying ? NULL : &fake, lo, size);
+#else
+    (void)dying;
+#endif
+#ifdef CIO__TSAN
+    __tsan_switch_to_fiber(to ? to->fiber : L->fiber, 0);
+#endif
+    cio__ctx_switch(from, dst);
+    after_switch(L, fake);
+}
+
+static void task_entry(void);
+
+static void task_fail_early(cio_task *t, int code, const char *msg) {
+    if (!t->errmsg)
+        t->errmsg = cio__malloc(256);
+    if (t->errmsg)
+        snprintf(t->errmsg, 256, "%s", msg);
+    cio__task_complete(t->loop, t, code);
+}
+
+/* Gives a never-run task a stack (reuse, if it fits) and a context. Returns
+ * false if the task ended here instead: cancelled before it ever ran, or
+ * no memory for a stack. */
+static bool prepare(cio_loop *L, cio_task *t, cio__stack *reuse) {
+    if (cio__likely(t->state != CIO__NEW))
+        return true;
+    if (t->flags & CIO__CANCELLED) {
+        cio__task_complete(L, t, -ECANCELED);
+        return false;
+    }
+    size_t want = t->stack_size ? t->stack_size : L->default_stack;
+    if (reuse && reuse->size + 64 == want) {
+        t->stack = reuse;
+        return true;
+    }
+    t->stack = cio__stack_get(L, want);
+    if (!t->stack) {
+        task_fail_early(t, -ENOMEM, "spawn: cannot map a task stack");
+        return false;
+    }
+    cio__ctx_make(&t->ctx, t->stack->lo, t->stack->size, task_entry);
+#ifdef CIO__TSAN
+    t->fiber = __tsan_create_fiber(0);
+#endif
+    return true;
+}
+
+/* Pops the next runnable task within the budget, or NULL. */
+static cio_task *next_task(cio_loop *L, cio__stack *reuse) {
+    while (L->budget > 0 && L->rq_head) {
+        cio_task *t = L->rq_head;
+        L->rq_head = t->next;
+        if (!L->rq_head)
+            L->rq_tail = NULL;
+        L->rq_len--;
+        L->budget--;
+        t->flags &= ~CIO__QUEUED;
+        if (prepare(L, t, reuse))
+            return t;
+    }
+    return NULL;
+}
+
+void cio__make_ready(cio_loop *L, cio_task *t) {
+    t->next = NULL;
+    if (L->rq_tail)
+        L->rq_tail->next = t;
+    else
+        L->rq_head = t;
+    L->rq_tail = t;
+    L->rq_len++;
+    t->flags |= CIO__QUEUED;
+    if (t->state != CIO__NEW)
+        t->state = CIO__READY;
+}
+
+static void debug_slow_check(cio_loop *L, cio_task *t) {
+    int64_t ran = cio__clock() - L->run_start;
+    if (ran > L->slow_task_ns)
+        cio__report(2, "task '%s' (id %llu) ran %.1f ms without suspending: "
+                       "a blocking call inside a task stalls every task on the loop",
+                    cio_task_name(t), (unsigned long long)t->id, (double)ran / 1e6);
+}
+
+void cio__suspend(cio_loop *L, cio_task *cur) {
+    if (cio__unlikely(!cio__stack_intact(cur->stack)))
+        cio__stack_overflow(cur);
+    if (cio__unlikely(L->debug))
+        debug_slow_check(L, cur);
+    cio_task *n = next_task(L, NULL);
+    if (n == cur) { /* a yield with nothing else ready */
+        cur->state = CIO__RUNNING;
+        return;
+    }
+    L->cur = n;
+    if (n) {
+        n->state = CIO__RUNNING;
+        if (cio__unlikely(L->debug))
+            L->run_start = cio__clock();
+    }
+    do_switch(L, &cur->ctx, n, false);
+}
+
+void cio__run_ready(cio_loop *L) {
+    cio_task *n;
+    while ((n = next_task(L, NULL))) {
+        L->cur = n;
+        n->state = CIO__RUNNING;
+        if (cio__unlikely(L->debug))
+            L->run_start = cio__clock();
+        do_switch(L, &L->ctx, n, false);
+    }
+    L->cur = NULL;
+}
+
+static void task_entry(void) {
+    cio_loop *L = cio__tls_loop;
+    after_switch(L, NULL);
+    for (;;) {
+        cio_task *t = L->cur;
+        int result = t->fn(t->arg);
+        cio__stack *s = t->stack;
+        if (cio__unlikely(!cio__stack_intact(s)))
+            cio__stack_overflow(t);
+        if (cio__unlikely(L->debug))
+            debug_slow_check(L, t);
+#ifdef CIO__TSAN
+        void *fiber = t->fiber;
+        t->fiber = NULL;
+#endif
+        t->stack = NULL;
+        cio__task_complete(L, t, result); /* may free t */
+        cio_task *n = next_task(L, s);
+        if (n && n->stack == s) { /* run the next new task right here */
+#ifdef CIO__TSAN
+            n->fiber = fiber;
+#endif
+            L->cur = n;
+            n->state = CIO__RUNNING;
+            continue;
+        }
+#ifdef CIO__TSAN
+        L->dead_fiber = fiber;
+#endif
+        L->dying_stack = s;
+        L->cur = n;
+        if (n)
+            n->state = CIO__RUNNING;
+        cio__ctx dead;
+        do_switch(L, &dead, n, true);
+        abort(); /* a finished task is never switched back to */
+    }
+}
+
+/* ---- interruption: cancellation and cancel scopes ---- */
+
+int cio__interrupt_code(cio_loop *L, cio_task *t) {
+    for (cio_scope *s = t->scope; s; s = s->parent) {
+        if (s->deadline <= L->now) {
+            s->flags |= 2; /* SCOPE_HIT, see scope.c */
+            return -ETIMEDOUT;
+        }
+        if (s->flags & 1) /* SCOPE_SHIELD */
+            return 0;
+    }
+    return (t->flags & CIO__CANCELLED) ? -ECANCELED : 0;
+}
+
+int64_t cio__scope_deadline(const cio_task *t) {
+    int64_t d = CIO_FOREVER;
+    for (const cio_scope *s = t->scope; s; s = s->parent) {
+        if (s->deadline < d)
+            d = s->deadline;
+        if (s->flags & 1)
+            break;
+    }
+    return d;
+}
+
+int cio__interrupted(void) {
+    cio_loop *L = cio__tls_loop;
+    cio_task *t = L ? L->cur : NULL;
+    if (!t)
+        return 0;
+    if (cio__likely(!t->scope && !(t->flags & CIO__CANCELLED)))
+        return 0;
+    return cio__interrupt_code(L, t);
+}
+
+int cio__check_in_task(const char *fn) {
+    cio_loop *L = cio__tls_loop;
+    if (cio__likely(L && L->cur))
+        return 0;
+    return cio_seterr(-EPERM, "%s: called outside a task (suspending calls need a task)", fn);
+}
+
+/* ---- parking ---- */
+
+static int park_now(cio_loop *L, cio_task *t, int64_t deadline) {
+    int64_t d = deadline;
+    if (t->scope) {
+        int64_t sd = cio__scope_deadline(t);
+        if (sd < d)
+            d = sd;
+    }
+    t->own_deadline = deadline;
+    if (d != CIO_FOREVER && cio__timer_arm(L, t, d) < 0)
+        return cio_seterr(-ENOMEM, "cannot arm a timer: out of memory");
+    t->state = CIO__PARKED;
+    cio__suspend(L, t);
+    if (t->heap_idx)
+        cio__timer_cancel(L, t);
+    return t->wake;
+}
+
+int cio__park(int64_t deadline) {
+    cio_loop *L = cio__tls_loop;
+    cio_task *t = L ? L->cur : NULL;
+    if (cio__unlikely(!t))
+        return cio__check_in_task("cio__park");
+    if (cio__unlikely(t->scope || (t->flags & CIO__CANCELLED))) {
+        int code = cio__interrupt_code(L, t);
+        if (code)
+            return code;
+    }
+    return park_now(L, t, deadline);
+}
+
+bool cio__task_parked(const cio_task *t) { return t && t->state == CIO__PARKED; }
+
+void cio__unpark(cio_loop *L, cio_task *t, int code) {
+    if (t->waiter) {
+        if (t->waiter->q)
+            cio__waitq_remove(t->waiter->q, t->waiter);
+        t->waiter = NULL;
+    }
+    t->wake = code;
+    cio__make_ready(L, t);
+}
+
+void cio__wake(cio_task *t, int result) {
+    if (!t || t->state != CIO__PARKED)
+        return;
+    cio__unpark(t->loop, t, result);
+}
+
+/* ---- wait queues ---- */
+
+void cio__waitq_remove(cio__waitq *q, cio__waiter *w) {
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    w->next = w->prev = NULL;
+    w->q = NULL;
+}
+
+int cio__waitq_wait_until(cio__waitq *q, cio__waiter *w, int64_t deadline) {
+    cio_loop *L = cio__tls_loop;
+    cio_task *t = L ? L->cur : NULL;
+    if (cio__unlikely(!t))
+        return cio__check_in_task("wait");
+    if (cio__unlikely(t->scope || (t->flags & CIO__CANCELLED))) {
+        int code = cio__interrupt_code(L, t);
+        if (code)
+            return code;
+    }
+    w->task = t;
+    w->q = q;
+    w->next = NULL;
+    w->prev = q->tail;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+    t->waiter = w;
+    int r = park_now(L, t, deadline);
+    t->waiter = NULL;
+    if (cio__unlikely(w->q != NULL)) /* arming the timer failed */
+        cio__waitq_remove(q, w);
+    return r == CIO__DEADLINE ? -ETIMEDOUT : r;
+}
+
+int cio__waitq_wait(cio__waitq *q, cio__waiter *w) {
+    return cio__waitq_wait_until(q, w, CIO_FOREVER);
+}
+
+void cio__wake_waiter(cio__waiter *w, int result) {
+    cio_task *t = w->task;
+    if (w->q)
+        cio__waitq_remove(w->q, w);
+    t->waiter = NULL;
+    t->wake = result;
+    cio__make_ready(t->loop, t);
+}
+
+cio__waiter *cio__waitq_wake_one(cio__waitq *q, int result) {
+    cio__waiter *w = q->head;
+    if (w)
+        cio__wake_waiter(w, result);
+    return w;
+}
+
+size_t cio__waitq_wake_all(cio__waitq *q, int result) {
+    size_t n = 0;
+    while (cio__waitq_wake_one(q, result))
+        n++;
+    return n;
+}

@@ -1,0 +1,229 @@
+/* Task stacks: mmap'd with MAP_NORESERVE (pages are committed on first
+ * touch), pooled warm for reuse, and checked for overflow.
+ *
+ * Linux allows 65,530 mappings per process by default, and a stack with a
+ * guard page costs two. So the first stacks get guard pages (a fault there
+ * is reported with the task's name), and beyond a budget derived from
+ * vm.max_map_count stacks are carved from slabs of many stacks in one
+ * mapping, protected by a canary checked at every switch. */
+#include "core/runtime.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CIO__VALGRIND 1
+#endif
+#endif
+
+#define SLAB_STACKS 256
+#define WARM_MAX 1024 /* free stacks kept fully warm per pool */
+
+static size_t guard_budget(void) {
+    long max_maps = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &max_maps) != 1)
+            max_maps = 65530;
+        fclose(f);
+    }
+    /* Two mappings per guarded stack; leave three quarters for slabs,
+     * threads, malloc and the rest of the program. */
+    return (size_t)(max_maps / 8);
+}
+
+static cio__stack_pool *pool_for(cio_loop *L, size_t size) {
+    for (int i = 0; i < CIO__STACK_POOLS; i++) {
+        cio__stack_pool *p = &L->pools[i];
+        if (p->size == size)
+            return p;
+        if (p->size == 0) {
+            p->size = size;
+            return p;
+        }
+    }
+    return NULL; /* unusual sizes: mapped and unmapped each time */
+}
+
+/* Writes the canary at the bottom and the descriptor at the top of a fresh
+ * stack occupying [lo, lo + size). */
+static cio__stack *stack_init(char *lo, size_t size, bool guarded) {
+    cio__stack *s = (cio__stack *)(lo + size - 64);
+    s->lo = lo;
+    s->size = size - 64;
+    s->next = NULL;
+    s->all = NULL;
+    s->guarded = guarded;
+    *(uint64_t *)lo = CIO__CANARY ^ (uintptr_t)lo;
+#ifdef CIO__VALGRIND
+    s->valgrind_id = VALGRIND_STACK_REGISTER(lo, lo + size);
+#else
+    s->valgrind_id = 0;
+#endif
+    return s;
+}
+
+static cio__stack *stack_new_guarded(cio_loop *L, size_t size) {
+    char *base = mmap(NULL, size + L->page, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED)
+        return NULL;
+    if (mprotect(base, L->page, PROT_NONE) != 0) {
+        munmap(base, size + L->page);
+        return NULL;
+    }
+    cio__stack *s = stack_init(base + L->page, size, true);
+    s->all = L->guarded_all;
+    L->guarded_all = s;
+    L->guarded_count++;
+    return s;
+}
+
+static cio__stack *stack_new_slab(cio_loop *L, cio__stack_pool *p, size_t size) {
+    if (!p || p->slab + size > p->slab_end) {
+        size_t len = size * (p ? SLAB_STACKS : 1);
+        char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (base == MAP_FAILED)
+            return NULL;
+        /* A huge page would commit 2 MiB for a task that touches 4 KiB. */
+        madvise(base, len, MADV_NOHUGEPAGE);
+        struct cio__slab *slab = cio__malloc(sizeof *slab);
+        if (!slab) {
+            munmap(base, len);
+            return NULL;
+        }
+        slab->base = base;
+        slab->len = len;
+        slab->next = L->slabs;
+        L->slabs = slab;
+        if (!p)
+            return stack_init(base, size, false);
+        p->slab = base;
+        p->slab_end = base + len;
+    }
+    char *lo = p->slab;
+    p->slab += size;
+    return stack_init(lo, size, false);
+}
+
+cio__stack *cio__stack_get(cio_loop *L, size_t size) {
+    cio__stack_pool *p = pool_for(L, size);
+    if (p && p->free) {
+        cio__stack *s = p->free;
+        p->free = s->next;
+        p->nfree--;
+        return s;
+    }
+    if (L->guarded_count < L->guard_budget)
+        return stack_new_guarded(L, size);
+    return stack_new_slab(L, p, size);
+}
+
+void cio__stack_put(cio_loop *L, cio__stack *s) {
+    size_t size = s->size + 64;
+    cio__stack_pool *p = pool_for(L, size);
+    if (!p) {
+        /* Odd sizes are only ever slab-allocated alone or guarded; either
+         * way they stay mapped until the loop closes, so just drop the
+         * pages. */
+        madvise(s->lo, s->size & ~(L->page - 1), MADV_DONTNEED);
+        return;
+    }
+    if (p->nfree >= WARM_MAX) {
+        /* Keep the descriptor page; give the rest back to the kernel. */
+        size_t cold = (size - L->page) & ~(L->page - 1);
+        madvise(s->lo, cold, MADV_DONTNEED);
+        *(uint64_t *)s->lo = CIO__CANARY ^ (uintptr_t)s->lo;
+    }
+    s->next = p->free;
+    p->free = s;
+    p->nfree++;
+}
+
+void cio__stacks_free_all(cio_loop *L) {
+    for (cio__stack *s = L->guarded_all, *n; s; s = n) {
+        n = s->all;
+#ifdef CIO__VALGRIND
+        VALGRIND_STACK_DEREGISTER(s->valgrind_id);
+#endif
+        munmap(s->lo - L->page, s->size + 64 + L->page);
+    }
+    L->guarded_all = NULL;
+    for (struct cio__slab *sl = L->slabs, *n; sl; sl = n) {
+        n = sl->next;
+        munmap(sl->base, sl->len);
+        cio__free(sl);
+    }
+    L->slabs = NULL;
+    memset(L->pools, 0, sizeof L->pools);
+}
+
+void cio__stack_overflow(cio_task *t) {
+    char msg[256];
+    int n = snprintf(msg, sizeof msg,
+                     "cio: stack overflow in task '%s' (id %llu, stack %zu bytes); "
+                     "give it a larger stack_size in cio_spawn_with\n",
+                     cio_task_name(t), (unsigned long long)t->id, t->stack->size + 64);
+    if (write(2, msg, (size_t)n) < 0) {
+    }
+    abort();
+}
+
+/* A fault inside the running task's guard page is an overflow: name the
+ * task. Anything else is re-raised with the default action. */
+static void on_segv(int sig, siginfo_t *si, void *uc) {
+    (void)uc;
+    cio_loop *L = cio__tls_loop;
+    cio_task *t = L ? L->cur : NULL;
+    if (t && t->stack && t->stack->guarded) {
+        char *addr = si->si_addr, *lo = t->stack->lo;
+        if (addr < lo && addr >= lo - L->page - 4096)
+            cio__stack_overflow(t);
+    }
+    signal(sig, SIG_DFL);
+}
+
+void cio__guard_handler_install(cio_loop *L) {
+#ifndef CIO__ASAN
+    struct sigaction old;
+    if (sigaction(SIGSEGV, NULL, &old) != 0 || old.sa_handler != SIG_DFL)
+        return; /* the program has its own handler: leave it alone */
+    size_t alt = 64 * 1024;
+    L->altstack = mmap(NULL, alt, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (L->altstack == MAP_FAILED) {
+        L->altstack = NULL;
+        return;
+    }
+    stack_t ss = {.ss_sp = L->altstack, .ss_size = alt, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+#else
+    (void)L;
+#endif
+}
+
+void cio__guard_handler_remove(cio_loop *L) {
+    if (!L->altstack)
+        return;
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    munmap(L->altstack, 64 * 1024);
+    L->altstack = NULL;
+    struct sigaction cur;
+    if (sigaction(SIGSEGV, NULL, &cur) == 0 && cur.sa_sigaction == on_segv)
+        signal(SIGSEGV, SIG_DFL);
+}
+
+size_t cio__stack_guard_budget(void) { return guard_budget(); }

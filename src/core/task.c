@@ -1,0 +1,364 @@
+/* Tasks: spawn, join, detach, cancel, shield, sleep, yield, names. */
+#include "core/runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_TASKS 256
+
+void (*cio__ctx_inherit_hook)(void **child, void *parent_value);
+void (*cio__ctx_release_hook)(void *value);
+
+void **cio__task_ctx_slot(cio_task *t) { return t ? &t->ctxvars : NULL; }
+
+/* Task structs come from chunks kept until the loop closes, so spawning
+ * rarely calls malloc and the loop can scan every task at shutdown. */
+cio_task *cio__task_alloc(cio_loop *L) {
+    cio_task *t = L->free_tasks;
+    if (cio__likely(t != NULL)) {
+        L->free_tasks = t->next;
+        return t;
+    }
+    cio__task_chunk *c = cio__malloc(sizeof *c + CHUNK_TASKS * sizeof(cio_task));
+    if (!c)
+        return NULL;
+    c->n = CHUNK_TASKS;
+    c->next = L->chunks;
+    L->chunks = c;
+    for (size_t i = CHUNK_TASKS - 1; i > 0; i--) {
+        c->tasks[i].state = CIO__FREE;
+        c->tasks[i].next = L->free_tasks;
+        L->free_tasks = &c->tasks[i];
+    }
+    return &c->tasks[0];
+}
+
+static cio_loop *current_loop_or_fail(const char *fn) {
+    cio_loop *L = cio__tls_loop;
+    if (!L) {
+        errno = EPERM;
+        cio_seterr(-EPERM, "%s: no loop runs on this thread (call it from a task)", fn);
+    }
+    return L;
+}
+
+cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
+    cio_loop *L = current_loop_or_fail("cio_spawn");
+    if (!L)
+        return NULL;
+    if (!fn) {
+        errno = EINVAL;
+        cio_seterr(-EINVAL, "cio_spawn: task function is NULL");
+        return NULL;
+    }
+    cio_task *t = cio__task_alloc(L);
+    if (!t)
+        goto nomem;
+    memset(t, 0, sizeof *t);
+    t->fn = fn;
+    t->arg = arg;
+    t->loop = L;
+    t->state = CIO__NEW;
+    t->id = ++L->next_id;
+    if (opts) {
+        if (opts->name && !(t->name = cio__strdup(opts->name))) {
+            t->next = L->free_tasks;
+            L->free_tasks = t;
+            goto nomem;
+        }
+        if (opts->stack_size) {
+            size_t s = (opts->stack_size + 64 + L->page - 1) & ~(L->page - 1);
+            t->stack_size = s < 16384 ? 16384 : s;
+        }
+    }
+    if (cio__ctx_inherit_hook && L->cur && L->cur->ctxvars)
+        cio__ctx_inherit_hook(&t->ctxvars, L->cur->ctxvars);
+    L->alive++;
+    L->handles++;
+    cio__make_ready(L, t);
+    return t;
+nomem:
+    errno = ENOMEM;
+    cio_seterr(-ENOMEM, "cio_spawn: out of memory");
+    return NULL;
+}
+
+cio_task *cio_spawn(cio_fn fn, void *arg) { return cio_spawn_with(fn, arg, NULL); }
+
+static void report_unretrieved(cio_task *t) {
+    if (t->result < 0 && t->result != -ECANCELED)
+        cio__report(3, "task '%s' (id %llu) failed and nobody collected it: %s%s%s",
+                    cio_task_name(t), (unsigned long long)t->id, cio_strerror(t->result),
+                    t->errmsg && t->errmsg[0] ? ": " : "", t->errmsg ? t->errmsg : "");
+}
+
+void cio__task_release(cio_loop *L, cio_task *t) {
+    cio__free(t->errmsg);
+    cio__free(t->name);
+    t->errmsg = t->name = NULL;
+    t->state = CIO__FREE;
+    L->handles--;
+    t->next = L->free_tasks;
+    L->free_tasks = t;
+}
+
+void cio__task_complete(cio_loop *L, cio_task *t, int result) {
+    t->result = result;
+    t->state = CIO__DONE;
+    L->alive--;
+    if (t->ctxvars && cio__ctx_release_hook) {
+        cio__ctx_release_hook(t->ctxvars);
+        t->ctxvars = NULL;
+    }
+    cio__watcher *w = t->watcher;
+    if (w) {
+        t->watcher = NULL;
+        w->done(w, t);
+    } else if (t->flags & CIO__DETACHED) {
+        report_unretrieved(t);
+        cio__task_release(L, t);
+    }
+}
+
+int cio__collect(cio_task *self, cio_task *t) {
+    (void)self;
+    int r = t->result;
+    if (r < 0)
+        cio__errmsg_propagate(t);
+    cio__task_release(t->loop, t);
+    return r;
+}
+
+/* ---- awaiting a task ---- */
+
+struct join_watch {
+    cio__watcher base;
+    cio_task *waiter;
+};
+
+static void join_done(cio__watcher *w, cio_task *t) {
+    (void)t;
+    cio__wake(((struct join_watch *)w)->waiter, 0);
+}
+
+/* Parks until t is done or the caller is interrupted. Returns 0 when t is
+ * done, else the interruption code (t then still runs). */
+static int wait_done(cio_task *t) {
+    if (t->state == CIO__DONE)
+        return 0;
+    if (t->watcher)
+        return cio_seterr(-EBUSY, "task '%s' is already being awaited", cio_task_name(t));
+    struct join_watch jw = {{join_done}, cio__tls_loop->cur};
+    t->watcher = &jw.base;
+    int rc = cio__park(CIO_FOREVER);
+    if (t->watcher == &jw.base)
+        t->watcher = NULL;
+    return t->state == CIO__DONE ? 0 : (rc ? rc : -EINTR);
+}
+
+/* Cancels t and waits for it to end, shielded from the caller's own
+ * cancellation (as awaiting a task in asyncio propagates the cancel). */
+void cio__cancel_and_wait(cio_task *t) {
+    cio_cancel(t);
+    cio_scope s;
+    cio_shield_begin(&s, CIO_FOREVER);
+    while (t->state != CIO__DONE)
+        wait_done(t);
+    cio_shield_end(&s);
+}
+
+static int check_handle(cio_task *t, const char *fn) {
+    if (!t)
+        return cio_seterr(-EINVAL, "%s: task is NULL", fn);
+    int rc = cio__check_in_task(fn);
+    if (rc < 0)
+        return rc;
+    if (t->state == CIO__FREE)
+        return cio_seterr(-EINVAL, "%s: task handle was already released", fn);
+    if (t == cio__tls_loop->cur)
+        return cio_seterr(-EDEADLK, "%s: a task cannot wait for itself", fn);
+    if (t->loop != cio__tls_loop)
+        return cio_seterr(-EXDEV, "%s: task belongs to another thread's loop", fn);
+    return 0;
+}
+
+int cio_join(cio_task *t) {
+    int rc = check_handle(t, "cio_join");
+    if (rc < 0)
+        return rc;
+    rc = wait_done(t);
+    if (rc == -EBUSY && t->state != CIO__DONE)
+        return rc;
+    if (rc < 0) {
+        cio__cancel_and_wait(t);
+        cio__task_release(t->loop, t);
+        return rc;
+    }
+    return cio__collect(cio__tls_loop->cur, t);
+}
+
+int cio_shield(cio_task *t) {
+    int rc = check_handle(t, "cio_shield");
+    if (rc < 0)
+        return rc;
+    rc = wait_done(t);
+    if (rc < 0)
+        return rc; /* t runs on; the caller still owns it */
+    return cio__collect(cio__tls_loop->cur, t);
+}
+
+int cio_detach(cio_task *t) {
+    if (!t || t->state == CIO__FREE)
+        return cio_seterr(-EINVAL, "cio_detach: invalid task handle");
+    if (t->watcher)
+        return cio_seterr(-EBUSY, "cio_detach: task '%s' is being awaited", cio_task_name(t));
+    if (t->state == CIO__DONE) {
+        report_unretrieved(t);
+        cio__task_release(t->loop, t);
+        return 0;
+    }
+    t->flags |= CIO__DETACHED;
+    return 0;
+}
+
+void cio_cancel(cio_task *t) {
+    if (!t || t->state == CIO__DONE || t->state == CIO__FREE)
+        return;
+    t->flags |= CIO__CANCELLED;
+    if (t->state == CIO__PARKED) {
+        int code = cio__interrupt_code(t->loop, t);
+        if (code)
+            cio__unpark(t->loop, t, code);
+    }
+}
+
+/* ---- sleeping and yielding ---- */
+
+int cio_sleep_until(int64_t deadline) {
+    int rc = cio__park(deadline);
+    return rc == CIO__DEADLINE ? 0 : rc;
+}
+
+int cio_sleep(int64_t ns) {
+    if (ns <= 0)
+        return cio_yield();
+    cio_loop *L = cio__tls_loop;
+    if (!L || !L->cur)
+        return cio__check_in_task("cio_sleep");
+    int64_t now = cio_now();
+    return cio_sleep_until(ns > CIO_FOREVER - now ? CIO_FOREVER - 1 : now + ns);
+}
+
+int cio_yield(void) {
+    cio_loop *L = cio__tls_loop;
+    cio_task *t = L ? L->cur : NULL;
+    if (cio__unlikely(!t))
+        return cio__check_in_task("cio_yield");
+    if (cio__unlikely(t->scope || (t->flags & CIO__CANCELLED))) {
+        int code = cio__interrupt_code(L, t);
+        if (code)
+            return code;
+    }
+    cio__make_ready(L, t);
+    cio__suspend(L, t);
+    return 0;
+}
+
+/* ---- introspection ---- */
+
+cio_task *cio_current(void) { return cio__task(); }
+
+bool cio_task_done(const cio_task *t) { return t && t->state == CIO__DONE; }
+
+bool cio_task_cancelled(const cio_task *t) {
+    if (!t)
+        t = cio__task();
+    return t && (t->flags & CIO__CANCELLED);
+}
+
+const char *cio_task_name(const cio_task *t) {
+    if (!t)
+        t = cio__task();
+    if (!t)
+        return "(loop)";
+    if (!t->name) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)t->id);
+        ((cio_task *)t)->name = cio__strdup(buf);
+        if (!t->name)
+            return "task";
+    }
+    return t->name;
+}
+
+int cio_task_set_name(cio_task *t, const char *name) {
+    if (!t)
+        t = cio__task();
+    if (!t || !name)
+        return cio_seterr(-EINVAL, "cio_task_set_name: no task or no name");
+    char *n = cio__strdup(name);
+    if (!n)
+        return cio_seterr(-ENOMEM, "cio_task_set_name: out of memory");
+    cio__free(t->name);
+    t->name = n;
+    return 0;
+}
+
+uint64_t cio_task_id(const cio_task *t) {
+    if (!t)
+        t = cio__task();
+    return t ? t->id : 0;
+}
+
+const char *cio_task_errmsg(const cio_task *t) {
+    return t && t->errmsg ? t->errmsg : "";
+}
+
+static const char *state_name(int s) {
+    static const char *names[] = {"free", "new", "ready", "running", "parked", "done"};
+    return names[s];
+}
+
+void cio_dump_tasks(void) {
+    cio_loop *L = cio__tls_loop;
+    if (!L)
+        return;
+    fprintf(stderr, "cio: %zu live tasks, %zu handles\n", L->alive, L->handles);
+    for (cio__task_chunk *c = L->chunks; c; c = c->next)
+        for (size_t i = 0; i < c->n; i++) {
+            cio_task *t = &c->tasks[i];
+            if (t->state != CIO__FREE)
+                fprintf(stderr, "  task %llu '%s': %s%s\n", (unsigned long long)t->id,
+                        cio_task_name(t), state_name(t->state),
+                        t->flags & CIO__CANCELLED ? " (cancelled)" : "");
+        }
+}
+
+/* ---- loop shutdown ---- */
+
+void cio__loop_cancel_all(cio_loop *L) {
+    for (cio__task_chunk *c = L->chunks; c; c = c->next)
+        for (size_t i = 0; i < c->n; i++) {
+            cio_task *t = &c->tasks[i];
+            if (t->state != CIO__FREE && t->state != CIO__DONE)
+                cio_cancel(t);
+        }
+}
+
+size_t cio__loop_reap(cio_loop *L) {
+    size_t leaked = 0;
+    for (cio__task_chunk *c = L->chunks; c; c = c->next)
+        for (size_t i = 0; i < c->n; i++) {
+            cio_task *t = &c->tasks[i];
+            if (t->state != CIO__DONE)
+                continue;
+            leaked++;
+            report_unretrieved(t);
+            if (L->debug)
+                cio__report(2, "task '%s' (id %llu) was never joined or detached",
+                            cio_task_name(t), (unsigned long long)t->id);
+            cio__task_release(L, t);
+        }
+    return leaked;
+}

@@ -1,0 +1,229 @@
+/* Waiting for several tasks: gather, wait_any, wait_for, as_completed. */
+#include "core/runtime.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void cio__cancel_and_wait(cio_task *t);
+
+/* Validates a task array for a call that will watch every task in it. */
+static int check_tasks(cio_task **ts, size_t n, const char *fn) {
+    int rc = cio__check_in_task(fn);
+    if (rc < 0)
+        return rc;
+    if (n && !ts)
+        return cio_seterr(-EINVAL, "%s: task array is NULL", fn);
+    for (size_t i = 0; i < n; i++) {
+        cio_task *t = ts[i];
+        if (!t || t->state == CIO__FREE)
+            return cio_seterr(-EINVAL, "%s: task %zu is NULL or already released", fn, i);
+        if (t == cio__task())
+            return cio_seterr(-EDEADLK, "%s: a task cannot wait for itself", fn);
+        if (t->watcher)
+            return cio_seterr(-EBUSY, "%s: task %zu ('%s') is already being awaited", fn, i,
+                              cio_task_name(t));
+    }
+    return 0;
+}
+
+/* Sets w as the watcher of every unfinished task; on a duplicate, undoes
+ * it and fails. Returns the number watched. */
+static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) {
+    long watched = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ts[i]->state == CIO__DONE)
+            continue;
+        if (ts[i]->watcher) {
+            for (size_t j = 0; j < i; j++)
+                if (ts[j]->watcher == w)
+                    ts[j]->watcher = NULL;
+            return cio_seterr(-EINVAL, "%s: task %zu appears twice", fn, i);
+        }
+        ts[i]->watcher = w;
+        watched++;
+    }
+    return watched;
+}
+
+static void unwatch_all(cio_task **ts, size_t n, cio__watcher *w) {
+    for (size_t i = 0; i < n; i++)
+        if (ts[i]->watcher == w)
+            ts[i]->watcher = NULL;
+}
+
+/* ---- gather ---- */
+
+struct gather {
+    cio__watcher base;
+    size_t pending;
+    cio_task *waiter;
+};
+
+static void gather_done(cio__watcher *w, cio_task *t) {
+    (void)t;
+    struct gather *g = (struct gather *)w;
+    if (--g->pending == 0)
+        cio__wake(g->waiter, 0);
+}
+
+int cio_gather(cio_task **ts, size_t n, int *status) {
+    int rc = check_tasks(ts, n, "cio_gather");
+    if (rc < 0)
+        return rc;
+    struct gather g = {{gather_done}, 0, cio__task()};
+    long watched = watch_all(ts, n, &g.base, "cio_gather");
+    if (watched < 0)
+        return (int)watched;
+    g.pending = (size_t)watched;
+    while (g.pending && rc == 0)
+        rc = cio__park(CIO_FOREVER);
+    if (g.pending) { /* interrupted: the children go down with us */
+        for (size_t i = 0; i < n; i++)
+            cio_cancel(ts[i]);
+        cio_scope s;
+        cio_shield_begin(&s, CIO_FOREVER);
+        while (g.pending)
+            cio__park(CIO_FOREVER);
+        cio_shield_end(&s);
+    }
+    int first = 0;
+    for (size_t i = 0; i < n; i++) {
+        int r = ts[i]->result;
+        if (status)
+            status[i] = r;
+        if (r < 0 && first == 0) {
+            first = r;
+            cio__errmsg_propagate(ts[i]);
+        }
+        cio__task_release(ts[i]->loop, ts[i]);
+    }
+    return rc < 0 ? rc : first;
+}
+
+/* ---- wait_any ---- */
+
+struct any {
+    cio__watcher base;
+    cio_task *waiter;
+    cio_task *first;
+};
+
+static void any_done(cio__watcher *w, cio_task *t) {
+    struct any *a = (struct any *)w;
+    if (!a->first) {
+        a->first = t;
+        cio__wake(a->waiter, 0);
+    }
+}
+
+int cio_wait_any(cio_task **ts, size_t n) {
+    if (n == 0)
+        return cio_seterr(-EINVAL, "cio_wait_any: no tasks");
+    int rc = check_tasks(ts, n, "cio_wait_any");
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (ts[i]->state == CIO__DONE)
+            return (int)i;
+    struct any a = {{any_done}, cio__task(), NULL};
+    long watched = watch_all(ts, n, &a.base, "cio_wait_any");
+    if (watched < 0)
+        return (int)watched;
+    while (!a.first && rc == 0)
+        rc = cio__park(CIO_FOREVER);
+    unwatch_all(ts, n, &a.base);
+    if (a.first)
+        for (size_t i = 0; i < n; i++)
+            if (ts[i] == a.first)
+                return (int)i;
+    return rc;
+}
+
+/* ---- wait_for ---- */
+
+int cio_wait_for(cio_task *t, int64_t ns) {
+    char name[64];
+    snprintf(name, sizeof name, "%s", t && t->state != CIO__FREE ? cio_task_name(t) : "?");
+    cio_scope s;
+    cio_timeout_begin(&s, ns);
+    int rc = cio_join(t);
+    if (cio_timeout_end(&s) == -ETIMEDOUT && rc == -ETIMEDOUT)
+        return cio_seterr(-ETIMEDOUT, "wait_for: task '%s' did not finish within %.3f s",
+                          name, (double)ns / CIO_SEC);
+    return rc;
+}
+
+/* ---- as_completed ---- */
+
+struct cio_as_completed {
+    cio__watcher base;
+    cio_task *waiter;
+    cio_task **tasks;
+    cio_task **done;
+    size_t n, ndone, taken;
+};
+
+static void ac_done(cio__watcher *w, cio_task *t) {
+    cio_as_completed *it = (cio_as_completed *)w;
+    it->done[it->ndone++] = t;
+    if (it->waiter)
+        cio__wake(it->waiter, 0);
+}
+
+cio_as_completed *cio_as_completed_new(cio_task **ts, size_t n) {
+    if (check_tasks(ts, n, "cio_as_completed_new") < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    cio_as_completed *it = cio__calloc(1, sizeof *it);
+    cio_task **arr = cio__calloc(n ? 2 * n : 1, sizeof *arr);
+    if (!it || !arr) {
+        cio__free(it);
+        cio__free(arr);
+        errno = ENOMEM;
+        cio_seterr(-ENOMEM, "cio_as_completed_new: out of memory");
+        return NULL;
+    }
+    it->base.done = ac_done;
+    it->tasks = arr;
+    it->done = arr + n;
+    it->n = n;
+    memcpy(it->tasks, ts, n * sizeof *ts);
+    if (watch_all(ts, n, &it->base, "cio_as_completed_new") < 0) {
+        cio__free(arr);
+        cio__free(it);
+        errno = EINVAL;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ts[i]->state == CIO__DONE)
+            it->done[it->ndone++] = ts[i];
+    return it;
+}
+
+int cio_as_completed_next(cio_as_completed *it, cio_task **out) {
+    if (!it || !out)
+        return cio_seterr(-EINVAL, "cio_as_completed_next: NULL argument");
+    int rc = cio__check_in_task("cio_as_completed_next");
+    if (rc < 0)
+        return rc;
+    if (it->taken == it->n)
+        return CIO_EEND;
+    while (it->taken == it->ndone) {
+        it->waiter = cio__task();
+        rc = cio__park(CIO_FOREVER);
+        it->waiter = NULL;
+        if (rc < 0 && it->taken == it->ndone)
+            return rc;
+    }
+    *out = it->done[it->taken++];
+    return 0;
+}
+
+void cio_as_completed_free(cio_as_completed *it) {
+    if (!it)
+        return;
+    unwatch_all(it->tasks, it->n, &it->base);
+    cio__free(it->tasks);
+    cio__free(it);
+}
