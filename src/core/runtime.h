@@ -73,29 +73,32 @@ struct cio__watcher {
 };
 
 struct cio_task {
-    cio__ctx ctx;
+    /* First cache line: all that spawning, running a task that never
+     * suspends, and collecting it touch. */
     cio_task *next;           /* run queue / free list */
-    cio_loop *loop;
     cio_fn fn;
     void *arg;
+    cio__watcher *watcher;
     cio__stack *stack;
+    void *ctxvars;
+    char *errmsg;             /* lazily allocated */
     int result;
-    int wake;                 /* value handed over by cio__wake */
     uint8_t state;
     uint8_t flags;
-    uint32_t heap_idx;        /* timer: position + 1 in the heap, 0 = unarmed */
-    int64_t deadline;         /* timer deadline while armed */
-    uint64_t seq;             /* timer tie-break: FIFO among equal deadlines */
-    int64_t own_deadline;     /* the deadline the park call itself asked for */
-    cio_scope *scope;         /* innermost cancel scope */
-    cio__waiter *waiter;      /* set while parked in a waitq */
-    cio__watcher *watcher;
-    uintptr_t watch_data;     /* for the watcher (e.g. index in a group) */
-    char *errmsg;             /* lazily allocated */
+    /* Set at spawn or when the task first runs. */
     char *name;               /* lazily allocated */
     size_t stack_size;        /* requested; 0 = loop default */
     uint64_t id;
-    void *ctxvars;
+    uintptr_t watch_data;     /* for the watcher (e.g. index in a group) */
+    cio_loop *loop;
+    cio_scope *scope;         /* innermost cancel scope */
+    cio__waiter *waiter;      /* set while parked in a waitq */
+    int wake;                 /* value handed over by cio__wake */
+    uint32_t heap_idx;        /* timer: position + 1 in the heap, 0 = unarmed */
+    int64_t deadline;         /* timer deadline while armed */
+    int64_t own_deadline;     /* the deadline the park call itself asked for */
+    uint64_t seq;             /* timer tie-break: FIFO among equal deadlines */
+    cio__ctx ctx;
 #ifdef CIO__TSAN
     void *fiber;
 #endif
@@ -194,7 +197,7 @@ struct cio_loop {
 #endif
 };
 
-extern __thread cio_loop *cio__tls_loop;
+extern __thread cio_loop *cio__tls_loop __attribute__((tls_model("initial-exec")));
 
 /* sched.c */
 void cio__run_ready(cio_loop *L);          /* from loop context */

@@ -17,7 +17,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-__thread cio_loop *cio__tls_loop;
+__thread cio_loop *cio__tls_loop __attribute__((tls_model("initial-exec")));
 
 /* Runs in the context just switched to: finishes sanitizer bookkeeping and
  * releases the stack of a task that has just ended. */
@@ -77,6 +77,9 @@ static bool prepare(cio_loop *L, cio_task *t, cio__stack *reuse) {
         cio__task_complete(L, t, -ECANCELED);
         return false;
     }
+    t->scope = NULL;
+    t->waiter = NULL;
+    t->heap_idx = 0;
     size_t want = t->stack_size ? t->stack_size : L->default_stack;
     if (reuse && reuse->size + 64 == want) {
         t->stack = reuse;
