@@ -18,15 +18,17 @@
 
 /* ---- stacks (stack.c) ---- */
 
-/* Lives at the top of the stack it describes, so stacks need no separate
- * allocation. */
+/* Lives in the top 64 bytes of the stack it describes, so stacks need no
+ * separate allocation. */
 typedef struct cio__stack {
-    char *lo;                 /* lowest usable byte (the canary is here) */
+    char *lo;                 /* lowest usable byte */
     size_t size;              /* usable bytes, lo .. this descriptor */
     struct cio__stack *next;  /* free list */
     struct cio__stack *all;   /* every guarded stack, for unmapping */
+    const uint64_t *canary;   /* the word an overflow would clobber first */
     unsigned valgrind_id;
     bool guarded;
+    uint64_t top_canary;      /* the highest word of the stack's mapping */
 } cio__stack;
 
 typedef struct cio__stack_pool {
@@ -42,8 +44,12 @@ typedef struct cio__stack_pool {
 cio__stack *cio__stack_get(cio_loop *L, size_t size);
 void cio__stack_put(cio_loop *L, cio__stack *s);
 void cio__stacks_free_all(cio_loop *L);
+/* A slab stack's overflow runs into the top of the stack below it, whose
+ * top_canary is checked here; a guarded stack checks its own (constant)
+ * canary and relies on its guard page. Only pages already touched are
+ * read, so the check costs no memory. */
 static inline bool cio__stack_intact(const cio__stack *s) {
-    return *(const uint64_t *)s->lo == (CIO__CANARY ^ (uintptr_t)s->lo);
+    return *s->canary == CIO__CANARY;
 }
 void cio__stack_overflow(cio_task *t) __attribute__((noreturn));
 void cio__guard_handler_install(cio_loop *L);

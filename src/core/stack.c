@@ -51,16 +51,21 @@ static cio__stack_pool *pool_for(cio_loop *L, size_t size) {
     return NULL; /* unusual sizes: mapped and unmapped each time */
 }
 
-/* Writes the canary at the bottom and the descriptor at the top of a fresh
- * stack occupying [lo, lo + size). */
+/* Writes the descriptor (with its top canary) at the top of a fresh stack
+ * occupying [lo, lo + size). The bottom pages stay untouched. */
 static cio__stack *stack_init(char *lo, size_t size, bool guarded) {
-    cio__stack *s = (cio__stack *)(lo + size - 64);
+    _Static_assert(sizeof(cio__stack) <= 64, "stack descriptor must fit in 64 bytes");
+    /* Placed so that top_canary is the very last word of the mapping. */
+    cio__stack *s = (cio__stack *)(lo + size - sizeof(cio__stack));
     s->lo = lo;
     s->size = size - 64;
     s->next = NULL;
     s->all = NULL;
     s->guarded = guarded;
-    *(uint64_t *)lo = CIO__CANARY ^ (uintptr_t)lo;
+    s->top_canary = CIO__CANARY;
+    /* Below a slab stack lies the top of its neighbour (or the slab's
+     * sentinel page), whose last word is a canary. */
+    s->canary = guarded ? &s->top_canary : (const uint64_t *)(lo - 8);
 #ifdef CIO__VALGRIND
     s->valgrind_id = VALGRIND_STACK_REGISTER(lo, lo + size);
 #else
@@ -87,7 +92,8 @@ static cio__stack *stack_new_guarded(cio_loop *L, size_t size) {
 
 static cio__stack *stack_new_slab(cio_loop *L, cio__stack_pool *p, size_t size) {
     if (!p || p->slab + size > p->slab_end) {
-        size_t len = size * (p ? SLAB_STACKS : 1);
+        /* One sentinel page first, whose top word guards the lowest stack. */
+        size_t len = size * (p ? SLAB_STACKS : 1) + L->page;
         char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (base == MAP_FAILED)
@@ -103,10 +109,12 @@ static cio__stack *stack_new_slab(cio_loop *L, cio__stack_pool *p, size_t size) 
         slab->len = len;
         slab->next = L->slabs;
         L->slabs = slab;
+        *(uint64_t *)(base + L->page - 8) = CIO__CANARY;
+        base += L->page;
         if (!p)
             return stack_init(base, size, false);
         p->slab = base;
-        p->slab_end = base + len;
+        p->slab_end = base + len - L->page;
     }
     char *lo = p->slab;
     p->slab += size;
@@ -140,7 +148,6 @@ void cio__stack_put(cio_loop *L, cio__stack *s) {
         /* Keep the descriptor page; give the rest back to the kernel. */
         size_t cold = (size - L->page) & ~(L->page - 1);
         madvise(s->lo, cold, MADV_DONTNEED);
-        *(uint64_t *)s->lo = CIO__CANARY ^ (uintptr_t)s->lo;
     }
     s->next = p->free;
     p->free = s;
