@@ -1,16 +1,746 @@
+/* Tests of the core: tasks, cancellation, shields, gather, as_completed,
+ * wait_any, wait_for, groups, errors and the loop itself. Timing tests run
+ * on the virtual clock and assert exact times and orders. */
 #include <cio/test.h>
 
-static int add_one(void *arg) { return *(int *)arg + 1; }
+#include "core/internal.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- helpers ---- */
+
+static char order[256];
+static void note(char c) {
+    size_t n = strlen(order);
+    if (n + 1 < sizeof order)
+        order[n] = c, order[n + 1] = 0;
+}
+
+static int ran;
+static int add_one(void *arg) {
+    ran++;
+    return *(int *)arg + 1;
+}
+
+typedef struct {
+    int64_t ns;
+    int result;
+    int rc;       /* what the sleep returned */
+    char mark;    /* noted in `order` when the sleep ends */
+    int64_t woke; /* cio_now() when it ended */
+} sleep_job;
+
+static int sleep_task(void *arg) {
+    sleep_job *j = arg;
+    j->rc = cio_sleep(j->ns);
+    j->woke = cio_now();
+    if (j->mark)
+        note(j->mark);
+    return j->rc < 0 ? j->rc : j->result;
+}
+
+static int fail_task(void *arg) {
+    int64_t ns = *(int64_t *)arg;
+    if (cio_sleep(ns) < 0)
+        return -ECANCELED;
+    return cio_seterr(-EIO, "disk on fire after %lld ms", (long long)(ns / CIO_MS));
+}
+
+/* ---- spawn and join ---- */
 
 CIO_TEST(spawn_join_returns_result) {
     int x = 41;
     cio_task *t = cio_spawn(add_one, &x);
     CIO_ASSERT(t != NULL);
+    CIO_ASSERT(!cio_task_done(t));
     CIO_ASSERT_EQ(cio_join(t), 42);
 }
 
-CIO_TEST_VCLOCK(sleep_advances_virtual_clock) {
+CIO_TEST(spawned_task_runs_only_when_spawner_suspends) {
+    int x = 1;
+    ran = 0;
+    cio_task *t = cio_spawn(add_one, &x);
+    CIO_ASSERT_EQ(ran, 0);
+    CIO_ASSERT_EQ(cio_yield(), 0);
+    CIO_ASSERT_EQ(ran, 1);
+    CIO_ASSERT(cio_task_done(t));
+    CIO_ASSERT_EQ(cio_join(t), 2);
+}
+
+CIO_TEST(join_null_and_self_are_errors) {
+    CIO_ASSERT_EQ(cio_join(NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "NULL") != NULL);
+    CIO_ASSERT_EQ(cio_join(cio_current()), -EDEADLK);
+    CIO_ASSERT_EQ(cio_detach(NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_gather(NULL, 1, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_wait_any(NULL, 0), -EINVAL);
+    cio_cancel(NULL); /* no effect, no crash */
+}
+
+static int two_joiners_second(void *arg) { return cio_join(arg); }
+
+CIO_TEST(a_task_has_one_collector) {
+    sleep_job j = {.ns = CIO_MS, .result = 5};
+    cio_task *t = cio_spawn(sleep_task, &j);
+    cio_task *other = cio_spawn(two_joiners_second, t);
+    CIO_ASSERT_EQ(cio_yield(), 0); /* `other` is now joining t */
+    CIO_ASSERT_EQ(cio_join(t), -EBUSY);
+    CIO_ASSERT_EQ(cio_join(other), 5);
+}
+
+static int sleep_then_return(void *arg) {
+    (void)arg;
+    cio_sleep(CIO_MS);
+    return 3;
+}
+
+CIO_TEST(names_and_ids) {
+    cio_task *a = cio_spawn_with(sleep_then_return, NULL, &(cio_spawn_opts){.name = "fetcher"});
+    cio_task *b = cio_spawn(sleep_then_return, NULL);
+    CIO_ASSERT_STREQ(cio_task_name(a), "fetcher");
+    CIO_ASSERT(strncmp(cio_task_name(b), "task-", 5) == 0);
+    CIO_ASSERT_STREQ(cio_task_name(NULL), "main");
+    CIO_ASSERT_NE(cio_task_id(a), cio_task_id(b));
+    CIO_ASSERT_EQ(cio_task_set_name(b, "renamed"), 0);
+    CIO_ASSERT_STREQ(cio_task_name(b), "renamed");
+    CIO_ASSERT_EQ(cio_join(a), 3);
+    CIO_ASSERT_EQ(cio_join(b), 3);
+}
+
+static int deep(int n) {
+    volatile char buf[1024];
+    buf[0] = (char)n;
+    return n == 0 ? buf[0] : deep(n - 1) + buf[0];
+}
+static int use_stack(void *arg) { return deep(*(int *)arg) >= 0 ? 0 : 1; }
+
+CIO_TEST(stack_size_option) {
+    int depth = 400; /* ~400 KiB of frames: needs more than the default */
+    cio_task *t = cio_spawn_with(use_stack, &depth,
+                                 &(cio_spawn_opts){.name = "deep", .stack_size = 1024 * 1024});
+    CIO_ASSERT_EQ(cio_join(t), 0);
+}
+
+static int overflow_main(void *arg) {
+    int depth = 100000;
+    cio_task *t = cio_spawn_with(use_stack, &depth,
+                                 &(cio_spawn_opts){.name = "recurser", .stack_size = 32768});
+    return cio_join(t);
+}
+
+static void *overflow_thread(void *arg) {
+    (void)arg;
+    cio_run(overflow_main, NULL);
+    return NULL;
+}
+
+CIO_TEST(stack_overflow_is_reported_with_the_task_name) {
+    int pipefd[2];
+    CIO_ASSERT_EQ(pipe(pipefd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        /* This process is inside a task: run the loop on a fresh thread. */
+        pthread_t th;
+        pthread_create(&th, NULL, overflow_thread, NULL);
+        pthread_join(th, NULL);
+        _exit(0);
+    }
+    close(pipefd[1]);
+    char out[4096] = {0};
+    size_t got = 0;
+    ssize_t r;
+    while ((r = read(pipefd[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)r;
+    close(pipefd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    CIO_ASSERT(!(WIFEXITED(st) && WEXITSTATUS(st) == 0)); /* never silent */
+#ifndef __SANITIZE_ADDRESS__
+    CIO_ASSERT(strstr(out, "stack overflow") != NULL);
+    CIO_ASSERT(strstr(out, "recurser") != NULL);
+#endif
+}
+
+/* ---- cancellation ---- */
+
+CIO_TEST(cancel_before_first_run_never_runs) {
+    int x = 1;
+    ran = 0;
+    cio_task *t = cio_spawn(add_one, &x);
+    cio_cancel(t);
+    CIO_ASSERT(cio_task_cancelled(t));
+    CIO_ASSERT_EQ(cio_join(t), -ECANCELED);
+    CIO_ASSERT_EQ(ran, 0);
+}
+
+CIO_TEST_VCLOCK(cancel_while_sleeping) {
+    sleep_job j = {.ns = 10 * CIO_SEC, .result = 1};
+    cio_task *t = cio_spawn(sleep_task, &j);
     int64_t t0 = cio_now();
-    CIO_ASSERT_EQ(cio_sleep(30 * CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), -ECANCELED);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    CIO_ASSERT_EQ(j.woke - t0, CIO_SEC); /* woke at the cancel, not at 10 s */
+}
+
+CIO_TEST(cancel_finished_task_changes_nothing) {
+    int x = 9;
+    cio_task *t = cio_spawn(add_one, &x);
+    CIO_ASSERT_EQ(cio_yield(), 0);
+    CIO_ASSERT(cio_task_done(t));
+    cio_cancel(t);
+    CIO_ASSERT(!cio_task_cancelled(t));
+    CIO_ASSERT_EQ(cio_join(t), 10);
+}
+
+static int stubborn_rcs[3];
+static int stubborn(void *arg) {
+    (void)arg;
+    stubborn_rcs[0] = cio_sleep(CIO_SEC); /* cancelled here */
+    stubborn_rcs[1] = cio_sleep(CIO_SEC); /* ignores it and tries again */
+    stubborn_rcs[2] = cio_yield();
+    return 0;
+}
+
+CIO_TEST_VCLOCK(cancellation_is_level_triggered) {
+    cio_task *t = cio_spawn(stubborn, NULL);
+    CIO_ASSERT_EQ(cio_yield(), 0);
+    int64_t t0 = cio_now();
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), 0); /* it returned 0 itself */
+    CIO_ASSERT_EQ(stubborn_rcs[0], -ECANCELED);
+    CIO_ASSERT_EQ(stubborn_rcs[1], -ECANCELED);
+    CIO_ASSERT_EQ(stubborn_rcs[2], -ECANCELED);
+    CIO_ASSERT_EQ(cio_now(), t0); /* no sleep happened after the cancel */
+}
+
+static int joiner_rc;
+static cio_task *joined;
+static int joiner(void *arg) {
+    (void)arg;
+    joiner_rc = cio_join(joined);
+    return joiner_rc;
+}
+
+CIO_TEST_VCLOCK(cancel_while_joining_cancels_the_joined_task_too) {
+    sleep_job j = {.ns = 10 * CIO_SEC, .result = 1};
+    joined = cio_spawn(sleep_task, &j);
+    cio_task *w = cio_spawn(joiner, NULL);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    cio_cancel(w);
+    CIO_ASSERT_EQ(cio_join(w), -ECANCELED);
+    CIO_ASSERT_EQ(joiner_rc, -ECANCELED);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED); /* like awaiting a task in asyncio */
+}
+
+static sleep_job gjobs[3];
+static int gather_rc, gather_status[3];
+static int gatherer(void *arg) {
+    (void)arg;
+    cio_task *ts[3];
+    for (int i = 0; i < 3; i++)
+        ts[i] = cio_spawn(sleep_task, &gjobs[i]);
+    gather_rc = cio_gather(ts, 3, gather_status);
+    return gather_rc;
+}
+
+CIO_TEST_VCLOCK(cancel_while_gathering_cancels_children) {
+    for (int i = 0; i < 3; i++)
+        gjobs[i] = (sleep_job){.ns = (i + 1) * 10 * CIO_SEC, .result = i};
+    gjobs[0].ns = CIO_MS; /* the first child finishes before the cancel */
+    cio_task *g = cio_spawn(gatherer, NULL);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    cio_cancel(g);
+    CIO_ASSERT_EQ(cio_join(g), -ECANCELED);
+    CIO_ASSERT_EQ(gather_status[0], 0);
+    CIO_ASSERT_EQ(gather_status[1], -ECANCELED);
+    CIO_ASSERT_EQ(gather_status[2], -ECANCELED);
+    CIO_ASSERT_EQ(gjobs[1].rc, -ECANCELED);
+    CIO_ASSERT_EQ(gjobs[2].rc, -ECANCELED);
+}
+
+/* ---- shield ---- */
+
+static cio_task *shielded;
+static int shield_rc;
+static int shield_waiter(void *arg) {
+    (void)arg;
+    shield_rc = cio_shield(shielded);
+    return shield_rc;
+}
+
+CIO_TEST_VCLOCK(shield_keeps_the_inner_task_running) {
+    sleep_job j = {.ns = 5 * CIO_SEC, .result = 77};
+    shielded = cio_spawn(sleep_task, &j);
+    cio_task *w = cio_spawn(shield_waiter, NULL);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    cio_cancel(w);
+    CIO_ASSERT_EQ(cio_join(w), -ECANCELED);
+    CIO_ASSERT_EQ(shield_rc, -ECANCELED);
+    CIO_ASSERT(!cio_task_done(shielded)); /* still running */
+    int64_t t0 = cio_now();
+    CIO_ASSERT_EQ(cio_join(shielded), 77); /* result still collectable */
+    CIO_ASSERT_EQ(cio_now() - t0, 4 * CIO_SEC);
+    CIO_ASSERT_EQ(j.rc, 0);
+}
+
+CIO_TEST_VCLOCK(shield_scope_lets_cleanup_await_after_cancel) {
+    cio_task *self = cio_current();
+    cio_cancel(self);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), -ECANCELED);
+    int64_t t0 = cio_now();
+    cio_scope s;
+    cio_shield_begin(&s, 10 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0); /* cleanup may still await */
+    CIO_ASSERT_EQ(cio_now() - t0, CIO_SEC);
+    CIO_ASSERT_EQ(cio_sleep(20 * CIO_SEC), -ETIMEDOUT); /* grace is bounded */
+    CIO_ASSERT_EQ(cio_now() - t0, 10 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_shield_end(&s), -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_yield(), -ECANCELED); /* cancellation is back */
+}
+
+/* ---- gather ---- */
+
+CIO_TEST_VCLOCK(gather_with_one_failure_keeps_input_order) {
+    sleep_job a = {.ns = 3 * CIO_SEC, .result = 1}, c = {.ns = CIO_SEC, .result = 3};
+    int64_t fail_after = 2 * CIO_SEC;
+    cio_task *ts[3] = {cio_spawn(sleep_task, &a), cio_spawn(fail_task, &fail_after),
+                       cio_spawn(sleep_task, &c)};
+    int st[3] = {99, 99, 99};
+    int64_t t0 = cio_now();
+    CIO_ASSERT_EQ(cio_gather(ts, 3, st), -EIO);
+    CIO_ASSERT_EQ(cio_now() - t0, 3 * CIO_SEC); /* the others finished */
+    CIO_ASSERT_EQ(st[0], 1);
+    CIO_ASSERT_EQ(st[1], -EIO);
+    CIO_ASSERT_EQ(st[2], 3);
+    CIO_ASSERT(strstr(cio_errmsg(), "disk on fire") != NULL);
+}
+
+CIO_TEST(gather_of_nothing_and_of_finished_tasks) {
+    CIO_ASSERT_EQ(cio_gather(NULL, 0, NULL), 0);
+    int x = 1;
+    cio_task *ts[2] = {cio_spawn(add_one, &x), cio_spawn(add_one, &x)};
+    CIO_ASSERT_EQ(cio_yield(), 0);
+    int st[2];
+    CIO_ASSERT_EQ(cio_gather(ts, 2, st), 0);
+    CIO_ASSERT_EQ(st[0] + st[1], 4);
+}
+
+CIO_TEST(gather_rejects_a_task_listed_twice) {
+    sleep_job j = {.ns = CIO_MS};
+    cio_task *t = cio_spawn(sleep_task, &j);
+    cio_task *ts[2] = {t, t};
+    CIO_ASSERT_EQ(cio_gather(ts, 2, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_join(t), 0); /* nothing was released */
+}
+
+CIO_TEST_VCLOCK(gather_honours_timeout_scope) {
+    sleep_job a = {.ns = 10 * CIO_SEC};
+    cio_task *ts[1] = {cio_spawn(sleep_task, &a)};
+    int st[1];
+    int rc;
+    CIO_TIMEOUT(CIO_SEC) { rc = cio_gather(ts, 1, st); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(st[0], -ECANCELED);
+}
+
+/* ---- as_completed / wait_any ---- */
+
+CIO_TEST_VCLOCK(as_completed_yields_in_finish_order) {
+    sleep_job j[4] = {{.ns = 3 * CIO_SEC, .result = 0},
+                      {.ns = 1 * CIO_SEC, .result = 1},
+                      {.ns = 4 * CIO_SEC, .result = 2},
+                      {.ns = 2 * CIO_SEC, .result = 3}};
+    cio_task *ts[4];
+    for (int i = 0; i < 4; i++)
+        ts[i] = cio_spawn(sleep_task, &j[i]);
+    cio_as_completed *it = cio_as_completed_new(ts, 4);
+    CIO_ASSERT(it != NULL);
+    int got[4], n = 0;
+    cio_task *t;
+    int64_t t0 = cio_now();
+    while (cio_as_completed_next(it, &t) == 0) {
+        got[n++] = cio_join(t);
+        CIO_ASSERT_EQ(cio_now() - t0, (int64_t)(n == 1 ? 1 : n == 2 ? 2 : n == 3 ? 3 : 4) * CIO_SEC);
+    }
+    CIO_ASSERT_EQ(cio_as_completed_next(it, &t), CIO_EEND);
+    cio_as_completed_free(it);
+    CIO_ASSERT_EQ(n, 4);
+    CIO_ASSERT_EQ(got[0], 1);
+    CIO_ASSERT_EQ(got[1], 3);
+    CIO_ASSERT_EQ(got[2], 0);
+    CIO_ASSERT_EQ(got[3], 2);
+}
+
+CIO_TEST_VCLOCK(as_completed_reports_failures_per_task) {
+    int64_t f = CIO_SEC;
+    sleep_job ok = {.ns = 2 * CIO_SEC, .result = 5};
+    cio_task *ts[2] = {cio_spawn(sleep_task, &ok), cio_spawn(fail_task, &f)};
+    cio_as_completed *it = cio_as_completed_new(ts, 2);
+    cio_task *t;
+    CIO_ASSERT_EQ(cio_as_completed_next(it, &t), 0);
+    CIO_ASSERT_EQ(cio_join(t), -EIO);
+    CIO_ASSERT(strstr(cio_errmsg(), "disk on fire") != NULL);
+    CIO_ASSERT_EQ(cio_as_completed_next(it, &t), 0);
+    CIO_ASSERT_EQ(cio_join(t), 5);
+    cio_as_completed_free(it);
+}
+
+CIO_TEST_VCLOCK(as_completed_next_times_out_and_free_detaches) {
+    sleep_job j = {.ns = 10 * CIO_SEC};
+    cio_task *t = cio_spawn(sleep_task, &j), *out;
+    cio_as_completed *it = cio_as_completed_new(&t, 1);
+    int rc;
+    CIO_TIMEOUT(CIO_SEC) { rc = cio_as_completed_next(it, &out); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    cio_as_completed_free(it);
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), -ECANCELED);
+}
+
+CIO_TEST_VCLOCK(wait_any_returns_first_finisher) {
+    sleep_job j[3] = {{.ns = 3 * CIO_SEC}, {.ns = CIO_SEC}, {.ns = 2 * CIO_SEC}};
+    cio_task *ts[3];
+    for (int i = 0; i < 3; i++)
+        ts[i] = cio_spawn(sleep_task, &j[i]);
+    CIO_ASSERT_EQ(cio_wait_any(ts, 3), 1);
+    CIO_ASSERT(cio_task_done(ts[1]));
+    CIO_ASSERT(!cio_task_done(ts[0]));
+    CIO_ASSERT_EQ(cio_gather(ts, 3, NULL), 0);
+}
+
+/* ---- timeouts ---- */
+
+CIO_TEST_VCLOCK(timeout_scope_expires_sleep) {
+    cio_scope s;
+    int64_t t0 = cio_now();
+    cio_timeout_begin(&s, 30 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_sleep(60 * CIO_SEC), -ETIMEDOUT);
     CIO_ASSERT_EQ(cio_now() - t0, 30 * CIO_SEC);
+    CIO_ASSERT(cio_timeout_expired(&s));
+    CIO_ASSERT_EQ(cio_yield(), -ETIMEDOUT); /* level-triggered inside */
+    CIO_ASSERT_EQ(cio_timeout_end(&s), -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0); /* fine again outside */
+}
+
+CIO_TEST_VCLOCK(timeout_not_reached_returns_zero) {
+    cio_scope s;
+    cio_timeout_begin(&s, 30 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    CIO_ASSERT(!cio_timeout_expired(&s));
+    CIO_ASSERT_EQ(cio_timeout_end(&s), 0);
+}
+
+CIO_TEST_VCLOCK(nested_timeouts_inner_first) {
+    cio_scope outer, inner;
+    int64_t t0 = cio_now();
+    cio_timeout_begin(&outer, 10 * CIO_SEC);
+    cio_timeout_begin(&inner, 2 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_sleep(5 * CIO_SEC), -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_now() - t0, 2 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_timeout_end(&inner), -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_sleep(5 * CIO_SEC), 0); /* outer still running */
+    CIO_ASSERT(!cio_timeout_expired(&outer));
+    CIO_ASSERT_EQ(cio_timeout_end(&outer), 0);
+}
+
+CIO_TEST_VCLOCK(nested_timeouts_outer_first) {
+    cio_scope outer, inner;
+    int64_t t0 = cio_now();
+    cio_timeout_begin(&outer, 2 * CIO_SEC);
+    cio_timeout_begin(&inner, 10 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_sleep(5 * CIO_SEC), -ETIMEDOUT); /* inner code sees it */
+    CIO_ASSERT_EQ(cio_now() - t0, 2 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_timeout_end(&inner), 0);
+    CIO_ASSERT_EQ(cio_timeout_end(&outer), -ETIMEDOUT);
+}
+
+CIO_TEST_VCLOCK(timeout_block_macro_and_reschedule) {
+    int64_t t0 = cio_now();
+    int rc = 0;
+    CIO_TIMEOUT(CIO_SEC) {
+        rc = cio_sleep(5 * CIO_SEC);
+    }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_now() - t0, CIO_SEC);
+    cio_scope s;
+    cio_timeout_begin(&s, CIO_SEC);
+    cio_timeout_reschedule(&s, cio_now() + 3 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_sleep(2 * CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_sleep(2 * CIO_SEC), -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_timeout_end(&s), -ETIMEDOUT);
+}
+
+CIO_TEST_VCLOCK(timeout_beats_cancellation_inside_its_scope) {
+    cio_scope s;
+    cio_timeout_begin(&s, CIO_SEC);
+    CIO_ASSERT_EQ(cio_sleep(2 * CIO_SEC), -ETIMEDOUT);
+    cio_cancel(cio_current());
+    CIO_ASSERT_EQ(cio_yield(), -ETIMEDOUT); /* the nearest expired scope decides */
+    cio_timeout_end(&s);
+    CIO_ASSERT_EQ(cio_yield(), -ECANCELED);
+}
+
+CIO_TEST_VCLOCK(wait_for_cancels_and_waits_for_the_task) {
+    sleep_job j = {.ns = 30 * CIO_SEC, .result = 1};
+    cio_task *t = cio_spawn(sleep_task, &j);
+    int64_t t0 = cio_now();
+    CIO_ASSERT_EQ(cio_wait_for(t, 2 * CIO_SEC), -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_now() - t0, 2 * CIO_SEC);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED); /* it ended before wait_for returned */
+    CIO_ASSERT(strstr(cio_errmsg(), "did not finish") != NULL);
+    sleep_job k = {.ns = CIO_SEC, .result = 8};
+    CIO_ASSERT_EQ(cio_wait_for(cio_spawn(sleep_task, &k), 2 * CIO_SEC), 8);
+}
+
+CIO_TEST_VCLOCK(join_times_out_inside_scope) {
+    sleep_job j = {.ns = 30 * CIO_SEC, .result = 1};
+    cio_task *t = cio_spawn(sleep_task, &j);
+    int rc;
+    CIO_TIMEOUT(CIO_SEC) { rc = cio_join(t); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+}
+
+/* ---- groups ---- */
+
+CIO_TEST_VCLOCK(group_second_child_failure_cancels_siblings) {
+    sleep_job a = {.ns = 10 * CIO_SEC, .result = 1}, c = {.ns = 10 * CIO_SEC, .result = 3};
+    int64_t f = CIO_SEC;
+    cio_group *g = cio_group_new();
+    CIO_ASSERT(g != NULL);
+    cio_group_spawn(g, sleep_task, &a);
+    cio_group_spawn(g, fail_task, &f);
+    cio_group_spawn(g, sleep_task, &c);
+    int64_t t0 = cio_now();
+    CIO_ASSERT_EQ(cio_group_wait(g), -EIO);
+    CIO_ASSERT_EQ(cio_now() - t0, CIO_SEC);
+    CIO_ASSERT(strstr(cio_errmsg(), "disk on fire") != NULL);
+    CIO_ASSERT_EQ(cio_group_size(g), 3);
+    CIO_ASSERT_EQ(cio_group_status(g, 0), -ECANCELED);
+    CIO_ASSERT_EQ(cio_group_status(g, 1), -EIO);
+    CIO_ASSERT_EQ(cio_group_status(g, 2), -ECANCELED);
+    CIO_ASSERT(strstr(cio_group_errmsg(g, 1), "disk on fire") != NULL);
+    CIO_ASSERT(cio_group_spawn(g, sleep_task, &a) == NULL);
+    CIO_ASSERT_EQ(errno, ECANCELED);
+    cio_group_free(g);
+}
+
+CIO_TEST_VCLOCK(group_all_succeed) {
+    sleep_job j[3] = {{.ns = CIO_SEC, .result = 1}, {.ns = 2 * CIO_SEC, .result = 2},
+                      {.ns = 3 * CIO_SEC, .result = 3}};
+    cio_group *g = cio_group_new();
+    for (int i = 0; i < 3; i++)
+        CIO_ASSERT(cio_group_spawn(g, sleep_task, &j[i]) != NULL);
+    CIO_ASSERT_EQ(cio_group_wait(g), 0);
+    for (int i = 0; i < 3; i++)
+        CIO_ASSERT_EQ(cio_group_status(g, i), i + 1);
+    cio_group_free(g);
+}
+
+static int group_waiter(void *arg) { return cio_group_wait(arg); }
+
+CIO_TEST_VCLOCK(group_waiter_cancelled_cancels_children) {
+    sleep_job j = {.ns = 10 * CIO_SEC};
+    cio_group *g = cio_group_new();
+    cio_group_spawn(g, sleep_task, &j);
+    cio_task *w = cio_spawn(group_waiter, g);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    cio_cancel(w);
+    CIO_ASSERT_EQ(cio_join(w), -ECANCELED);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    CIO_ASSERT_EQ(cio_group_status(g, 0), -ECANCELED);
+    cio_group_free(g);
+}
+
+CIO_TEST_VCLOCK(group_free_cancels_running_children) {
+    sleep_job j = {.ns = 10 * CIO_SEC};
+    cio_group *g = cio_group_new();
+    cio_group_spawn(g, sleep_task, &j);
+    CIO_ASSERT_EQ(cio_yield(), 0);
+    cio_group_free(g);
+    CIO_ASSERT_EQ(cio_sleep(CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+}
+
+/* ---- errors, detach and reporting ---- */
+
+static char reported[512];
+static void capture_report(int level, const char *msg) {
+    (void)level;
+    snprintf(reported, sizeof reported, "%s", msg);
+}
+
+static int failing_named(void *arg) {
+    (void)arg;
+    return cio_seterr(-ECONNREFUSED, "connect 127.0.0.1:1: Connection refused");
+}
+
+CIO_TEST(detached_failure_is_reported_with_name) {
+    reported[0] = 0;
+    cio__set_report_hook(capture_report);
+    cio_task *t = cio_spawn_with(failing_named, NULL, &(cio_spawn_opts){.name = "dialer"});
+    CIO_ASSERT_EQ(cio_detach(t), 0);
+    CIO_ASSERT_EQ(cio_yield(), 0);
+    cio__set_report_hook(NULL);
+    CIO_ASSERT(strstr(reported, "dialer") != NULL);
+    CIO_ASSERT(strstr(reported, "Connection refused") != NULL);
+}
+
+CIO_TEST(detach_finished_task_and_join_error_message_travels) {
+    int x = 0;
+    cio_task *t = cio_spawn(add_one, &x);
+    CIO_ASSERT_EQ(cio_yield(), 0);
+    CIO_ASSERT_EQ(cio_detach(t), 0);
+    cio_task *f = cio_spawn(failing_named, NULL);
+    CIO_ASSERT_EQ(cio_join(f), -ECONNREFUSED);
+    CIO_ASSERT_STREQ(cio_errmsg(), "connect 127.0.0.1:1: Connection refused");
+    CIO_ASSERT_STREQ(cio_strerror(-ECONNREFUSED), "Connection refused");
+    CIO_ASSERT_STREQ(cio_strerror(CIO_ETLS), "TLS error");
+}
+
+static int leftover_rc = 1;
+static int leftover(void *arg) {
+    (void)arg;
+    leftover_rc = cio_sleep(CIO_SEC * 1000);
+    return 0;
+}
+static int main_leaving_a_task(void *arg) {
+    cio_detach(cio_spawn(leftover, NULL));
+    return 5;
+}
+
+static int outside_rcs[5];
+static cio_task *outside_spawn;
+static void *outside_thread(void *arg) {
+    (void)arg;
+    outside_rcs[0] = cio_sleep(CIO_MS);
+    outside_rcs[1] = cio_yield();
+    outside_rcs[2] = cio_join((cio_task *)&outside_rcs); /* any pointer: no loop */
+    outside_spawn = cio_spawn(add_one, NULL);
+    outside_rcs[3] = errno;
+    outside_rcs[4] = cio_run(main_leaving_a_task, NULL);
+    return NULL;
+}
+
+CIO_TEST(suspending_outside_a_task_is_eperm_and_cio_run_reaps_leftovers) {
+    pthread_t th;
+    leftover_rc = 1;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, outside_thread, NULL), 0);
+    pthread_join(th, NULL);
+    CIO_ASSERT_EQ(outside_rcs[0], -EPERM);
+    CIO_ASSERT_EQ(outside_rcs[1], -EPERM);
+    CIO_ASSERT_EQ(outside_rcs[2], -EPERM);
+    CIO_ASSERT(outside_spawn == NULL);
+    CIO_ASSERT_EQ(outside_rcs[3], EPERM);
+    CIO_ASSERT_EQ(outside_rcs[4], 5);          /* main's result */
+    CIO_ASSERT_EQ(leftover_rc, -ECANCELED);    /* leftover cancelled and awaited */
+}
+
+CIO_TEST(nested_run_is_refused) {
+    CIO_ASSERT_EQ(cio_run(main_leaving_a_task, NULL), -EBUSY);
+    CIO_ASSERT_EQ(cio_run(NULL, NULL), -EINVAL);
+}
+
+static int sigint_seen = 1;
+static int wait_for_sigint(void *arg) {
+    (void)arg;
+    sigint_seen = cio_sleep(60 * CIO_SEC);
+    return sigint_seen;
+}
+static void *sigint_thread(void *arg) {
+    *(int *)arg = cio_run(wait_for_sigint, NULL);
+    return NULL;
+}
+
+CIO_TEST(sigint_cancels_the_main_task) {
+    int rc = 0;
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, sigint_thread, &rc), 0);
+    /* Wait (really) until that loop's main task sleeps, then interrupt. */
+    for (int i = 0; i < 50; i++)
+        cio_sleep(CIO_MS);
+    kill(getpid(), SIGINT); /* once: a second SIGINT would end the process */
+    pthread_join(th, NULL);
+    CIO_ASSERT_EQ(rc, -ECANCELED);
+    CIO_ASSERT_EQ(sigint_seen, -ECANCELED);
+}
+
+static cio_loop *ts_loop;
+static int ts_calls;
+static void bump(void *arg) {
+    ts_calls += *(int *)arg;
+}
+static void *poster(void *arg) {
+    static int one = 1;
+    for (int i = 0; i < 1000; i++)
+        cio_call_threadsafe(ts_loop, bump, &one);
+    (void)arg;
+    return NULL;
+}
+
+CIO_TEST(call_threadsafe_from_other_threads) {
+    ts_loop = cio_loop_current();
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        CIO_ASSERT_EQ(pthread_create(&th[i], NULL, poster, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 1000 && ts_calls < 4000; i++)
+        cio_sleep(CIO_MS);
+    CIO_ASSERT_EQ(ts_calls, 4000);
+    CIO_ASSERT_EQ(cio_call_threadsafe(NULL, bump, NULL), -EINVAL);
+}
+
+CIO_TEST(spawn_out_of_memory_leaks_nothing) {
+    /* Fail each allocation in turn until spawning with a name succeeds. */
+    int x = 1, failures = 0;
+    for (long n = 1; n < 20; n++) {
+        cio_test_fail_alloc(n);
+        cio_task *t = cio_spawn_with(add_one, &x, &(cio_spawn_opts){.name = "oom"});
+        cio_test_fail_alloc(0);
+        if (!t) {
+            CIO_ASSERT_EQ(errno, ENOMEM);
+            failures++;
+            continue;
+        }
+        CIO_ASSERT_EQ(cio_join(t), 2);
+        break;
+    }
+    CIO_ASSERT_GT(failures, 0);
+    cio_group *g;
+    cio_test_fail_alloc(1);
+    g = cio_group_new();
+    cio_test_fail_alloc(0);
+    CIO_ASSERT(g == NULL);
+}
+
+CIO_TEST(yield_runs_tasks_fifo) {
+    order[0] = 0;
+    sleep_job j[3] = {{.ns = 0, .mark = 'a'}, {.ns = 0, .mark = 'b'}, {.ns = 0, .mark = 'c'}};
+    cio_task *ts[3];
+    for (int i = 0; i < 3; i++)
+        ts[i] = cio_spawn(sleep_task, &j[i]);
+    CIO_ASSERT_EQ(cio_gather(ts, 3, NULL), 0);
+    CIO_ASSERT_STREQ(order, "abc");
+}
+
+CIO_TEST_VCLOCK(equal_deadlines_fire_in_arming_order) {
+    order[0] = 0;
+    sleep_job j[4] = {{.ns = CIO_SEC, .mark = '1'}, {.ns = CIO_SEC, .mark = '2'},
+                      {.ns = CIO_MS, .mark = '0'}, {.ns = CIO_SEC, .mark = '3'}};
+    cio_task *ts[4];
+    for (int i = 0; i < 4; i++)
+        ts[i] = cio_spawn(sleep_task, &j[i]);
+    CIO_ASSERT_EQ(cio_gather(ts, 4, NULL), 0);
+    CIO_ASSERT_STREQ(order, "0123");
 }

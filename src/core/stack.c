@@ -197,10 +197,16 @@ static void on_segv(int sig, siginfo_t *si, void *uc) {
     signal(sig, SIG_DFL);
 }
 
+/* The handler is process-wide and stays once installed (a fault it does not
+ * recognise is re-raised with the default action); each loop thread gets
+ * its own alternate signal stack, since an overflowed stack cannot run it. */
 void cio__guard_handler_install(cio_loop *L) {
 #ifndef CIO__ASAN
     struct sigaction old;
-    if (sigaction(SIGSEGV, NULL, &old) != 0 || old.sa_handler != SIG_DFL)
+    if (sigaction(SIGSEGV, NULL, &old) != 0)
+        return;
+    bool ours = (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_segv;
+    if (!ours && old.sa_handler != SIG_DFL)
         return; /* the program has its own handler: leave it alone */
     size_t alt = 64 * 1024;
     L->altstack = mmap(NULL, alt, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -210,10 +216,12 @@ void cio__guard_handler_install(cio_loop *L) {
     }
     stack_t ss = {.ss_sp = L->altstack, .ss_size = alt, .ss_flags = 0};
     sigaltstack(&ss, NULL);
+    if (ours)
+        return;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, NULL);
 #else
@@ -228,9 +236,6 @@ void cio__guard_handler_remove(cio_loop *L) {
     sigaltstack(&ss, NULL);
     munmap(L->altstack, 64 * 1024);
     L->altstack = NULL;
-    struct sigaction cur;
-    if (sigaction(SIGSEGV, NULL, &cur) == 0 && cur.sa_sigaction == on_segv)
-        signal(SIGSEGV, SIG_DFL);
 }
 
 size_t cio__stack_guard_budget(void) { return guard_budget(); }
