@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* The loop: one per thread. An iteration runs ready tasks (up to a budget),
  * polls the kernel (without blocking when tasks are ready), runs callbacks
  * posted from other threads, and fires expired timers. */
