@@ -185,7 +185,7 @@ void cio__stack_overflow(cio_task *t) {
 
 /* A fault inside the running task's guard page is an overflow: name the
  * task. Anything else is re-raised with the default action. */
-static void on_segv(int sig, siginfo_t *si, void *uc) {
+__attribute__((unused)) static void on_segv(int sig, siginfo_t *si, void *uc) {
     (void)uc;
     cio_loop *L = cio__tls_loop;
     cio_task *t = L ? L->cur : NULL;
