@@ -113,7 +113,7 @@ static cio_task *next_task(cio_loop *L, cio__stack *reuse) {
     return NULL;
 }
 
-void cio__make_ready(cio_loop *L, cio_task *t) {
+static inline __attribute__((always_inline)) void make_ready(cio_loop *L, cio_task *t) {
     t->next = NULL;
     if (L->rq_tail)
         L->rq_tail->next = t;
@@ -125,6 +125,8 @@ void cio__make_ready(cio_loop *L, cio_task *t) {
     if (t->state != CIO__NEW)
         t->state = CIO__READY;
 }
+
+void cio__make_ready(cio_loop *L, cio_task *t) { make_ready(L, t); }
 
 static void debug_slow_check(cio_loop *L, cio_task *t) {
     int64_t ran = cio__clock() - L->run_start;
@@ -248,7 +250,8 @@ int cio__check_in_task(const char *fn) {
 
 /* ---- parking ---- */
 
-static int park_now(cio_loop *L, cio_task *t, int64_t deadline) {
+static inline __attribute__((always_inline)) int park_now(cio_loop *L, cio_task *t,
+                                                          int64_t deadline) {
     int64_t d = deadline;
     if (t->scope) {
         int64_t sd = cio__scope_deadline(t);
@@ -287,7 +290,7 @@ void cio__unpark(cio_loop *L, cio_task *t, int code) {
         t->waiter = NULL;
     }
     t->wake = code;
-    cio__make_ready(L, t);
+    make_ready(L, t);
 }
 
 void cio__wake(cio_task *t, int result) {
@@ -296,9 +299,27 @@ void cio__wake(cio_task *t, int result) {
     cio__unpark(t->loop, t, result);
 }
 
+/* ---- yielding ---- */
+
+int cio_yield(void) {
+    cio_loop *L = cio__tls_loop;
+    cio_task *t = L ? L->cur : NULL;
+    if (cio__unlikely(!t))
+        return cio__check_in_task("cio_yield");
+    if (cio__unlikely(t->scope || (t->flags & CIO__CANCELLED))) {
+        int code = cio__interrupt_code(L, t);
+        if (code)
+            return code;
+    }
+    make_ready(L, t);
+    cio__suspend(L, t);
+    return 0;
+}
+
 /* ---- wait queues ---- */
 
-void cio__waitq_remove(cio__waitq *q, cio__waiter *w) {
+static inline __attribute__((always_inline)) void waitq_remove(cio__waitq *q,
+                                                              cio__waiter *w) {
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -310,6 +331,8 @@ void cio__waitq_remove(cio__waitq *q, cio__waiter *w) {
     w->next = w->prev = NULL;
     w->q = NULL;
 }
+
+void cio__waitq_remove(cio__waitq *q, cio__waiter *w) { waitq_remove(q, w); }
 
 int cio__waitq_wait_until(cio__waitq *q, cio__waiter *w, int64_t deadline) {
     cio_loop *L = cio__tls_loop;
@@ -334,7 +357,7 @@ int cio__waitq_wait_until(cio__waitq *q, cio__waiter *w, int64_t deadline) {
     int r = park_now(L, t, deadline);
     t->waiter = NULL;
     if (cio__unlikely(w->q != NULL)) /* arming the timer failed */
-        cio__waitq_remove(q, w);
+        waitq_remove(q, w);
     return r == CIO__DEADLINE ? -ETIMEDOUT : r;
 }
 
@@ -342,19 +365,21 @@ int cio__waitq_wait(cio__waitq *q, cio__waiter *w) {
     return cio__waitq_wait_until(q, w, CIO_FOREVER);
 }
 
-void cio__wake_waiter(cio__waiter *w, int result) {
+static inline __attribute__((always_inline)) void wake_waiter(cio__waiter *w, int result) {
     cio_task *t = w->task;
     if (w->q)
-        cio__waitq_remove(w->q, w);
+        waitq_remove(w->q, w);
     t->waiter = NULL;
     t->wake = result;
-    cio__make_ready(t->loop, t);
+    make_ready(cio__tls_loop, t);
 }
+
+void cio__wake_waiter(cio__waiter *w, int result) { wake_waiter(w, result); }
 
 cio__waiter *cio__waitq_wake_one(cio__waitq *q, int result) {
     cio__waiter *w = q->head;
     if (w)
-        cio__wake_waiter(w, result);
+        wake_waiter(w, result);
     return w;
 }
 

@@ -261,21 +261,6 @@ int cio_sleep(int64_t ns) {
     return cio_sleep_until(ns > CIO_FOREVER - now ? CIO_FOREVER - 1 : now + ns);
 }
 
-int cio_yield(void) {
-    cio_loop *L = cio__tls_loop;
-    cio_task *t = L ? L->cur : NULL;
-    if (cio__unlikely(!t))
-        return cio__check_in_task("cio_yield");
-    if (cio__unlikely(t->scope || (t->flags & CIO__CANCELLED))) {
-        int code = cio__interrupt_code(L, t);
-        if (code)
-            return code;
-    }
-    cio__make_ready(L, t);
-    cio__suspend(L, t);
-    return 0;
-}
-
 /* ---- introspection ---- */
 
 cio_task *cio_current(void) { return cio__task(); }
