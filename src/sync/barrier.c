@@ -21,16 +21,16 @@ int cio_barrier_wait(cio_barrier *b) {
     unsigned idx = b->count;
     if (idx + 1 == b->parties) {
         b->count = 0;
-        while (q->head)
-            cio__wake_waiter(q->head, (int)q->head->data);
+        while (q->head) /* each waiter reads its index from its record */
+            cio__wake_waiter(q->head, 0);
         return (int)idx;
     }
     cio__waiter w;
     w.data = idx;
     b->count++;
     int rc = cio__waitq_wait(q, &w);
-    if (rc >= 0)
-        return rc;
+    if (rc == 0)
+        return (int)w.data;
     if (rc == CIO_EBROKEN)
         return broken();
     /* We gave up (we are no longer queued): leave the round and close the
