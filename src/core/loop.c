@@ -138,19 +138,21 @@ static void run_posted(cio_loop *L) {
 
 /* ---- SIGINT: cancels the main task of the loop that installed it ---- */
 
-static volatile sig_atomic_t sigint_count;
-static volatile int sigint_fd = -1;
+/* Lock-free atomics: safe in a signal handler and between loop threads. */
+static atomic_int sigint_count;
+static atomic_int sigint_fd = -1;
 static cio_loop *_Atomic sigint_loop;
 static struct sigaction sigint_old;
 
 static void on_sigint(int sig) {
-    if (sigint_count++ > 0) {
+    if (atomic_fetch_add(&sigint_count, 1) > 0) {
         signal(sig, SIG_DFL);
         raise(sig);
         return;
     }
     uint64_t one = 1;
-    if (sigint_fd >= 0 && write(sigint_fd, &one, sizeof one) < 0) {
+    int fd = atomic_load(&sigint_fd);
+    if (fd >= 0 && write(fd, &one, sizeof one) < 0) {
     }
 }
 
@@ -161,8 +163,8 @@ static void sigint_install(cio_loop *L) {
     cio_loop *expected = NULL;
     if (!atomic_compare_exchange_strong(&sigint_loop, &expected, L))
         return;
-    sigint_count = 0;
-    sigint_fd = L->wake_fd;
+    atomic_store(&sigint_count, 0);
+    atomic_store(&sigint_fd, L->wake_fd);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -174,12 +176,12 @@ static void sigint_remove(cio_loop *L) {
     if (atomic_load(&sigint_loop) != L)
         return;
     sigaction(SIGINT, &sigint_old, NULL);
-    sigint_fd = -1;
+    atomic_store(&sigint_fd, -1);
     atomic_store(&sigint_loop, NULL);
 }
 
 static void sigint_check(cio_loop *L) {
-    if (atomic_load(&sigint_loop) == L && sigint_count == 1 && L->main &&
+    if (atomic_load(&sigint_loop) == L && atomic_load(&sigint_count) == 1 && L->main &&
         L->main->state != CIO__DONE && !(L->main->flags & CIO__CANCELLED)) {
         cio__report(1, "interrupted (SIGINT): cancelling the main task");
         cio_cancel(L->main);
@@ -324,7 +326,7 @@ static void iterate(cio_loop *L) {
         L->now = cio__clock();
     if (atomic_load(&L->wake_pending) || L->posted)
         run_posted(L);
-    if (sigint_count)
+    if (cio__unlikely(atomic_load_explicit(&sigint_count, memory_order_relaxed)))
         sigint_check(L);
     fire_timers(L);
     L->budget = L->rq_len > MIN_BUDGET ? (long)L->rq_len : MIN_BUDGET;
