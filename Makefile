@@ -32,7 +32,7 @@ test-asan: deps
 test-tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCIO_TSAN=ON
 	cmake --build build-tsan -j$(JOBS)
-	cd build-tsan && CIO_TEST_SCALE=0.1 TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j$(JOBS) -R 'thread|log|fs' $(CTEST_ARGS)
+	cd build-tsan && CIO_TEST_SCALE=0.1 TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j$(JOBS) -R 'test-core|thread|log|fs' $(CTEST_ARGS)
 
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
