@@ -1,4 +1,6 @@
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 /* The loop: one per thread. An iteration runs ready tasks (up to a budget),
  * polls the kernel (without blocking when tasks are ready), runs callbacks
  * posted from other threads, and fires expired timers. */

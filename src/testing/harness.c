@@ -2,7 +2,9 @@
  * under a time limit, then checks that nothing leaked (task handles, cio
  * allocations, file descriptors). `prog` runs every test (each in a forked
  * child), `prog name...` runs the named ones here, `prog --list` lists. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "cio/test.h"
 
 #include <dirent.h>
