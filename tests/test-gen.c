@@ -1,0 +1,186 @@
+/* Async generators: values in order, the end code, awaiting producers,
+ * errors, early close running the producer's cleanup, and consumer
+ * cancellation/timeouts closing the generator. */
+#include <cio.h>
+#include <cio/test.h>
+
+#define I(x) ((void *)(intptr_t)(x))
+#define V(p) ((int)(intptr_t)(p))
+
+static char trace[256];
+static void note(const char *s) { strncat(trace, s, sizeof trace - strlen(trace) - 1); }
+
+static int count_to(cio_gen *g, void *arg) {
+    note("start;");
+    for (int i = 1; i <= V(arg); i++) {
+        int rc = cio_sleep(100 * CIO_MS);
+        if (rc < 0) {
+            note(rc == -ECANCELED ? "cancelled;" : "timedout;");
+            return rc;
+        }
+        rc = cio_gen_yield(g, I(i));
+        if (rc < 0) {
+            note(rc == CIO_ECLOSED ? "closed;" : "yield-error;");
+            return rc;
+        }
+    }
+    note("end;");
+    return 0;
+}
+
+CIO_TEST_VCLOCK(gen_yields_in_order_then_ends) {
+    trace[0] = 0;
+    cio_gen g;
+    CIO_ASSERT_EQ(cio_gen_init(&g, count_to, I(3)), 0);
+    CIO_ASSERT_STREQ(trace, ""); /* nothing runs before the first next */
+    int64_t t0 = cio_now();
+    void *v;
+    for (int i = 1; i <= 3; i++) {
+        CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0);
+        CIO_ASSERT_EQ(V(v), i);
+        CIO_ASSERT_EQ(cio_now() - t0, i * 100 * CIO_MS);
+    }
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), CIO_EEND);
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), CIO_EEND);
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+    CIO_ASSERT_STREQ(trace, "start;end;");
+}
+
+CIO_TEST_VCLOCK(gen_foreach_macro) {
+    trace[0] = 0;
+    cio_gen g;
+    cio_gen_init(&g, count_to, I(4));
+    int sum = 0, rc;
+    CIO_GEN_FOREACH(&g, v, rc) { sum += V(v); }
+    CIO_ASSERT_EQ(rc, CIO_EEND);
+    CIO_ASSERT_EQ(sum, 10);
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+}
+
+CIO_TEST_VCLOCK(gen_close_early_runs_cleanup) {
+    trace[0] = 0;
+    cio_gen g;
+    cio_gen_init(&g, count_to, I(10));
+    void *v;
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0);
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0);
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+    CIO_ASSERT_STREQ(trace, "start;closed;");
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), CIO_EEND);
+}
+
+CIO_TEST(gen_close_before_start_runs_nothing) {
+    trace[0] = 0;
+    cio_gen g;
+    cio_gen_init(&g, count_to, I(3));
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+    void *v;
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), CIO_EEND);
+    CIO_ASSERT_STREQ(trace, "");
+}
+
+static int fails_after_one(cio_gen *g, void *arg) {
+    (void)arg;
+    if (cio_gen_yield(g, I(1)) < 0)
+        return 0;
+    return cio_seterr(-EPROTO, "bad data at item 2");
+}
+
+CIO_TEST(gen_producer_error_reaches_consumer) {
+    cio_gen g;
+    cio_gen_init(&g, fails_after_one, NULL);
+    void *v;
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0);
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), -EPROTO);
+    CIO_ASSERT_STREQ(cio_errmsg(), "bad data at item 2");
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), -EPROTO);
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+}
+
+static int consume_all(void *arg) {
+    void *v;
+    int rc;
+    while ((rc = cio_gen_next(arg, &v)) == 0)
+        ;
+    return rc;
+}
+
+CIO_TEST_VCLOCK(gen_consumer_cancellation_closes_it) {
+    trace[0] = 0;
+    cio_gen g;
+    cio_gen_init(&g, count_to, I(100));
+    cio_task *t = cio_spawn(consume_all, &g);
+    cio_sleep(250 * CIO_MS); /* the producer is inside its third sleep */
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), -ECANCELED);
+    CIO_ASSERT_STREQ(trace, "start;cancelled;");
+    void *v;
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), CIO_EEND);
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+}
+
+CIO_TEST_VCLOCK(gen_next_timeout_closes_it) {
+    trace[0] = 0;
+    cio_gen g;
+    cio_gen_init(&g, count_to, I(100));
+    void *v;
+    int rc = 0;
+    int64_t t0 = cio_now();
+    CIO_TIMEOUT(50 * CIO_MS) { rc = cio_gen_next(&g, &v); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_now() - t0, 50 * CIO_MS);
+    CIO_ASSERT_STREQ(trace, "start;cancelled;");
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+}
+
+static int slow_cleanup(cio_gen *g, void *arg) {
+    int rc = cio_gen_yield(g, I(1));
+    if (rc < 0) {
+        rc = cio_sleep(V(arg) * CIO_SEC); /* the cleanup awaits */
+        note(rc == 0 ? "cleaned;" : "cut;");
+    }
+    return 0;
+}
+
+CIO_TEST_VCLOCK(gen_close_lets_cleanup_await_within_grace) {
+    trace[0] = 0;
+    cio_gen g;
+    cio_gen_init(&g, slow_cleanup, I(1));
+    void *v;
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0);
+    int64_t t0 = cio_now();
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+    CIO_ASSERT_EQ(cio_now() - t0, CIO_SEC);
+    CIO_ASSERT_STREQ(trace, "cleaned;");
+
+    trace[0] = 0;
+    cio_gen_init(&g, slow_cleanup, I(3600));
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0);
+    t0 = cio_now();
+    CIO_ASSERT_EQ(cio_gen_close(&g), -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_now() - t0, CIO_CLEANUP_GRACE);
+    CIO_ASSERT_STREQ(trace, "cut;");
+}
+
+static int next_once(void *arg) {
+    void *v;
+    return cio_gen_next(arg, &v);
+}
+
+CIO_TEST_VCLOCK(gen_misuse) {
+    cio_gen g;
+    void *v;
+    CIO_ASSERT_EQ(cio_gen_init(NULL, count_to, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_gen_init(&g, NULL, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_gen_next(NULL, &v), -EINVAL);
+    CIO_ASSERT_EQ(cio_gen_close(NULL), -EINVAL);
+    cio_gen_init(&g, count_to, I(2));
+    CIO_ASSERT_EQ(cio_gen_yield(&g, NULL), -EINVAL); /* not the producer */
+    cio_task *t = cio_spawn(next_once, &g);
+    cio_yield(); /* t waits in next while the producer sleeps */
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), -EBUSY);
+    CIO_ASSERT_EQ(cio_gen_close(&g), -EBUSY);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+}
