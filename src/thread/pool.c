@@ -1,0 +1,507 @@
+/* The process-wide thread pool and cio_to_thread.
+ *
+ * Jobs wait in one FIFO under one mutex; workers are started lazily, up to
+ * the configured size, only when no worker is idle. A finished job goes
+ * back to its loop through a per-loop lock-free list plus an eventfd that
+ * is written only when the list goes from empty to non-empty, so a burst
+ * of completions costs one wake-up of the loop, not one per job (this is
+ * what keeps concurrent to_thread calls well under a microsecond each).
+ * Every job out on a worker holds its loop's virtual clock. */
+#define _GNU_SOURCE
+#include "thread/pool.h"
+
+#include "cio/thread.h"
+
+#include <poll.h>
+#include <sched.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POOL_MAX 256
+#define SPIN_NS 50000L
+
+enum { JOB_IDLE, JOB_PENDING, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+
+/* Per-loop side: completed jobs come back here. Lives in the loop's FS
+ * slot: files are the pool's main client and need no slot of their own. */
+struct cio__tloop {
+    cio_loop *loop;
+    _Atomic(cio__job *) done; /* LIFO pushed by workers */
+    int efd;
+    cio__watch watch;
+    size_t outstanding;       /* submitted, not yet back (loop thread only) */
+    cio__job *pending, *pending_tail; /* submitted this iteration */
+    size_t npending;
+    bool flush_posted;
+    cio__job *free_jobs;      /* recycled to_thread records */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    cio__job *head, *tail;
+    int nthreads, idle, signalled;
+    bool spinning;            /* a worker is polling nqueued before sleeping */
+    atomic_long nqueued;      /* jobs in the queue, readable without the lock */
+    int size;                 /* configured; 0 = default */
+    bool stop;
+    int loops;                /* loops with live per-loop state */
+    pthread_t threads[POOL_MAX];
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+/* ---- configuration ---- */
+
+static int default_size(void) {
+    const char *env = getenv("CIO_THREADS");
+    if (env && atoi(env) > 0)
+        return atoi(env) < POOL_MAX ? atoi(env) : POOL_MAX;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n + 4 < 32 ? (int)n + 4 : 32;
+}
+
+int cio_thread_pool_set_size(int n) {
+    if (n < 0 || n > POOL_MAX)
+        return cio_seterr(-EINVAL, "cio_thread_pool_set_size: %d is not in 0..%d", n, POOL_MAX);
+    pthread_mutex_lock(&pool.lock);
+    pool.size = n;
+    pthread_mutex_unlock(&pool.lock);
+    return 0;
+}
+
+int cio_thread_pool_size(void) {
+    pthread_mutex_lock(&pool.lock);
+    int n = pool.size ? pool.size : default_size();
+    pthread_mutex_unlock(&pool.lock);
+    return n;
+}
+
+int cio_thread_pool_threads(void) {
+    pthread_mutex_lock(&pool.lock);
+    int n = pool.nthreads;
+    pthread_mutex_unlock(&pool.lock);
+    return n;
+}
+
+/* ---- workers ---- */
+
+static void complete(cio__job *j) {
+    cio__tloop *tl = j->tl;
+    cio__job *old = atomic_load_explicit(&tl->done, memory_order_relaxed);
+    do
+        j->next = old;
+    while (!atomic_compare_exchange_weak_explicit(&tl->done, &old, j, memory_order_release,
+                                                  memory_order_relaxed));
+    if (old == NULL) {
+        uint64_t one = 1;
+        if (write(tl->efd, &one, sizeof one) < 0) {
+            /* Only EAGAIN (counter saturated) is possible: a wake is due. */
+        }
+    }
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* A worker that runs out of jobs first polls for new ones a little while
+ * (one worker at a time), because a futex wake-up of a sleeping thread
+ * costs more than a typical to_thread round trip. Called with the lock. */
+static void spin_for_work(void) {
+    if (pool.spinning || pool.stop)
+        return;
+    pool.spinning = true;
+    pthread_mutex_unlock(&pool.lock);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 1;; i++) {
+        if (atomic_load_explicit(&pool.nqueued, memory_order_relaxed) > 0)
+            break;
+        /* Yield rather than burn: on a busy machine the loop thread that
+         * is about to hand us a job may need this very CPU. */
+        if (i % 16 == 0)
+            sched_yield();
+        else
+            cpu_relax();
+        if (i % 16 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec > SPIN_NS)
+                break;
+        }
+    }
+    pthread_mutex_lock(&pool.lock);
+    pool.spinning = false;
+}
+
+static void *worker(void *arg) {
+    (void)arg;
+    pthread_setname_np(pthread_self(), "cio-worker");
+    pthread_mutex_lock(&pool.lock);
+    for (;;) {
+        if (!pool.head)
+            spin_for_work();
+        while (!pool.head && !pool.stop) {
+            pool.idle++;
+            pthread_cond_wait(&pool.cond, &pool.lock);
+            pool.idle--;
+            if (pool.signalled > 0)
+                pool.signalled--;
+        }
+        cio__job *j = pool.head;
+        if (!j)
+            break; /* stopping, and nothing left to run */
+        pool.head = j->next;
+        if (pool.head)
+            pool.head->prev = NULL;
+        else
+            pool.tail = NULL;
+        j->state = JOB_RUNNING;
+        atomic_fetch_sub_explicit(&pool.nqueued, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&pool.lock);
+        j->work(j);
+        complete(j);
+        pthread_mutex_lock(&pool.lock);
+    }
+    pthread_mutex_unlock(&pool.lock);
+    return NULL;
+}
+
+/* Called with the lock held, after n jobs were queued: wakes idle workers
+ * and starts new ones (up to the size) so that the jobs get served. */
+static void kick(size_t n) {
+    if (pool.spinning && n > 0)
+        n--; /* the spinning worker takes one */
+    while (n > 0 && pool.idle > pool.signalled) {
+        pool.signalled++;
+        pthread_cond_signal(&pool.cond);
+        n--;
+    }
+    int max = pool.size ? pool.size : default_size();
+    while (n > 0 && pool.nthreads < max && !pool.stop) {
+        if (pthread_create(&pool.threads[pool.nthreads], NULL, worker, NULL) != 0)
+            break; /* the running workers will get to the jobs */
+        pool.nthreads++;
+        n--;
+    }
+}
+
+/* Posted once per loop iteration that submitted jobs: moves them all to
+ * the pool under one lock, so a burst of calls costs one lock and at most
+ * one wake-up per worker. */
+static void flush(void *arg) {
+    cio__tloop *tl = *cio__loop_slot(arg, CIO__SLOT_FS);
+    if (!tl) /* the loop closed meanwhile (its jobs were taken back) */
+        return;
+    tl->flush_posted = false;
+    cio__job *first = tl->pending;
+    if (!first)
+        return;
+    cio__job *last = first;
+    for (cio__job *j = first; j; j = j->next) {
+        j->state = JOB_QUEUED;
+        last = j;
+    }
+    size_t n = tl->npending;
+    tl->pending = tl->pending_tail = NULL;
+    tl->npending = 0;
+    pthread_mutex_lock(&pool.lock);
+    first->prev = pool.tail;
+    if (pool.tail)
+        pool.tail->next = first;
+    else
+        pool.head = first;
+    pool.tail = last;
+    atomic_fetch_add_explicit(&pool.nqueued, (long)n, memory_order_relaxed);
+    kick(n);
+    if (pool.nthreads == 0) {
+        /* No worker could be started at all: run the jobs here rather than
+         * leave their tasks waiting forever. */
+        cio__job *j;
+        while ((j = pool.head)) {
+            pool.head = j->next;
+            j->state = JOB_RUNNING;
+            atomic_fetch_sub_explicit(&pool.nqueued, 1, memory_order_relaxed);
+            pthread_mutex_unlock(&pool.lock);
+            j->work(j);
+            complete(j);
+            pthread_mutex_lock(&pool.lock);
+        }
+        pool.tail = NULL;
+    }
+    pthread_mutex_unlock(&pool.lock);
+}
+
+static int submit(cio__tloop *tl, cio__job *j) {
+    if (!tl->flush_posted) {
+        int rc = cio__loop_post(tl->loop, flush, tl->loop);
+        if (rc < 0)
+            return rc;
+        tl->flush_posted = true;
+    }
+    j->next = NULL;
+    j->prev = tl->pending_tail;
+    if (tl->pending_tail)
+        tl->pending_tail->next = j;
+    else
+        tl->pending = j;
+    tl->pending_tail = j;
+    tl->npending++;
+    j->state = JOB_PENDING;
+    return 0;
+}
+
+/* Takes j back if no worker has started it. */
+static bool unqueue(cio__tloop *tl, cio__job *j) {
+    if (j->state == JOB_PENDING) {
+        if (j->prev)
+            j->prev->next = j->next;
+        else
+            tl->pending = j->next;
+        if (j->next)
+            j->next->prev = j->prev;
+        else
+            tl->pending_tail = j->prev;
+        tl->npending--;
+        j->state = JOB_IDLE;
+        return true;
+    }
+    pthread_mutex_lock(&pool.lock);
+    bool queued = j->state == JOB_QUEUED;
+    if (queued) {
+        if (j->prev)
+            j->prev->next = j->next;
+        else
+            pool.head = j->next;
+        if (j->next)
+            j->next->prev = j->prev;
+        else
+            pool.tail = j->prev;
+        j->state = JOB_IDLE;
+        atomic_fetch_sub_explicit(&pool.nqueued, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&pool.lock);
+    return queued;
+}
+
+/* Run exit: stops the workers once no loop uses the pool any more. Every
+ * loop has waited for its own jobs when it closed, so the queue is empty
+ * unless a new loop has just started, in which case the pool stays. */
+static void pool_shutdown(void) {
+    pthread_mutex_lock(&pool.lock);
+    if (pool.loops > 0 || pool.nthreads == 0 || pool.head) {
+        pthread_mutex_unlock(&pool.lock);
+        return;
+    }
+    pool.stop = true;
+    pthread_cond_broadcast(&pool.cond);
+    int n = pool.nthreads;
+    pthread_t threads[POOL_MAX];
+    for (int i = 0; i < n; i++)
+        threads[i] = pool.threads[i];
+    pthread_mutex_unlock(&pool.lock);
+    for (int i = 0; i < n; i++)
+        pthread_join(threads[i], NULL);
+    pthread_mutex_lock(&pool.lock);
+    pool.stop = false;
+    pool.nthreads -= n;
+    for (int i = 0; i < pool.nthreads; i++)
+        pool.threads[i] = pool.threads[i + n];
+    pool.idle = pool.signalled = 0;
+    if (pool.head) /* a loop started meanwhile and queued work */
+        kick(1);
+    pthread_mutex_unlock(&pool.lock);
+}
+
+/* ---- the loop side ---- */
+
+/* Loop thread: hands every finished job to its waiter, or frees it. */
+static void drain(cio__tloop *tl) {
+    cio__job *j = atomic_exchange_explicit(&tl->done, NULL, memory_order_acquire);
+    cio__job *fifo = NULL;
+    while (j) {
+        cio__job *n = j->next;
+        j->next = fifo;
+        fifo = j;
+        j = n;
+    }
+    while (fifo) {
+        j = fifo;
+        fifo = j->next;
+        j->state = JOB_DONE;
+        tl->outstanding--;
+        cio__loop_hold(tl->loop, -1);
+        if (j->task)
+            cio__wake(j->task, 0);
+        else if (j->release)
+            j->release(j);
+    }
+}
+
+static void on_wake(cio__watch *w, uint32_t revents) {
+    (void)revents;
+    cio__tloop *tl = (cio__tloop *)((char *)w - offsetof(cio__tloop, watch));
+    uint64_t v;
+    if (read(tl->efd, &v, sizeof v) < 0) {
+        /* EAGAIN: another drain already took the count. */
+    }
+    drain(tl);
+}
+
+/* Loop close: every task has ended, but abandoned jobs may still run on
+ * workers; wait for them (asyncio's shutdown_default_executor) so nothing
+ * outlives the loop. */
+static void tloop_close(void *arg) {
+    cio__tloop *tl = arg;
+    while (tl->outstanding > 0) {
+        struct pollfd p = {.fd = tl->efd, .events = POLLIN};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            break;
+        on_wake(&tl->watch, 0);
+    }
+    while (tl->free_jobs) {
+        cio__job *j = tl->free_jobs;
+        tl->free_jobs = j->next;
+        cio__free(j);
+    }
+    cio__watch_stop(&tl->watch);
+    close(tl->efd);
+    *cio__loop_slot(tl->loop, CIO__SLOT_FS) = NULL;
+    cio__free(tl);
+    pthread_mutex_lock(&pool.lock);
+    pool.loops--;
+    pthread_mutex_unlock(&pool.lock);
+}
+
+static cio__tloop *tloop_get(void) {
+    cio_loop *L = cio__loop();
+    void **slot = cio__loop_slot(L, CIO__SLOT_FS);
+    if (cio__likely(*slot != NULL))
+        return *slot;
+    cio__tloop *tl = cio__calloc(1, sizeof *tl);
+    if (!tl)
+        return NULL;
+    tl->loop = L;
+    tl->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (tl->efd < 0)
+        goto fail;
+    if (cio__watch_start(&tl->watch, tl->efd, EPOLLIN, on_wake) < 0)
+        goto fail;
+    if (cio__loop_on_close(L, tloop_close, tl) < 0) {
+        cio__watch_stop(&tl->watch);
+        goto fail;
+    }
+    pthread_mutex_lock(&pool.lock);
+    pool.loops++;
+    pthread_mutex_unlock(&pool.lock);
+    cio__at_run_exit(pool_shutdown);
+    *slot = tl;
+    return tl;
+fail:
+    if (tl->efd >= 0)
+        close(tl->efd);
+    cio__free(tl);
+    return NULL;
+}
+
+int cio__job_run(cio__job *j) {
+    int rc = cio__check_in_task("cio_to_thread");
+    if (rc < 0)
+        return rc;
+    if ((rc = cio__interrupted()) < 0)
+        return rc;
+    cio__tloop *tl = tloop_get();
+    if (!tl)
+        return cio_seterr(-ENOMEM, "thread pool: cannot set up the loop's completion channel");
+    j->tl = tl;
+    j->task = cio__task();
+    j->abandoned = false;
+    j->state = JOB_IDLE;
+    tl->outstanding++;
+    cio__loop_hold(tl->loop, +1);
+    if ((rc = submit(tl, j)) < 0) {
+        tl->outstanding--;
+        cio__loop_hold(tl->loop, -1);
+        return cio_seterr(rc, "thread pool: cannot submit: %s", cio_strerror(rc));
+    }
+    rc = cio__park(CIO_FOREVER);
+    if (j->state == JOB_DONE)
+        return 0;
+    /* Interrupted: take the job back if it never started, else leave it. */
+    j->task = NULL;
+    if (unqueue(tl, j)) {
+        tl->outstanding--;
+        cio__loop_hold(tl->loop, -1);
+    } else {
+        j->abandoned = true;
+    }
+    return rc < 0 ? rc : -ECANCELED;
+}
+
+/* ---- cio_to_thread ---- */
+
+typedef struct {
+    cio__job job;
+    cio_fn fn;
+    void *arg;
+    char msg[160]; /* fn's error message, carried back to the caller */
+} call_job;
+
+static void call_work(cio__job *j) {
+    call_job *c = (call_job *)j;
+    j->result = c->fn(c->arg);
+    c->msg[0] = 0;
+    if (j->result < 0) {
+        /* fn ran outside any task, so its message is this thread's. */
+        snprintf(c->msg, sizeof c->msg, "%s", cio_errmsg());
+        cio_seterr(0, "%s", "");
+    }
+}
+
+static void call_recycle(cio__job *j) {
+    cio__tloop *tl = j->tl;
+    j->next = tl->free_jobs;
+    tl->free_jobs = j;
+}
+
+int cio_to_thread(cio_fn fn, void *arg) {
+    if (!fn)
+        return cio_seterr(-EINVAL, "cio_to_thread: function is NULL");
+    int rc = cio__check_in_task("cio_to_thread");
+    if (rc < 0)
+        return rc;
+    cio__tloop *tl = tloop_get();
+    call_job *c;
+    if (tl && tl->free_jobs) {
+        c = (call_job *)tl->free_jobs;
+        tl->free_jobs = c->job.next;
+    } else if (!(c = cio__malloc(sizeof *c))) {
+        return cio_seterr(-ENOMEM, "cio_to_thread: out of memory");
+    }
+    c->job.work = call_work;
+    c->job.release = call_recycle;
+    c->fn = fn;
+    c->arg = arg;
+    rc = cio__job_run(&c->job);
+    if (c->job.abandoned)
+        return rc; /* the worker still runs fn; the record is recycled later */
+    if (rc == 0 && (rc = c->job.result) < 0 && c->msg[0])
+        cio_seterr(rc, "%s", c->msg);
+    if (tl) {
+        c->job.next = tl->free_jobs;
+        tl->free_jobs = &c->job;
+    } else {
+        cio__free(c);
+    }
+    return rc;
+}

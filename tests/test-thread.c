@@ -1,0 +1,438 @@
+/* The thread pool, cio_to_thread, cio_call_threadsafe, cio_run_threadsafe. */
+#include <cio/test.h>
+#include <cio/thread.h>
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+
+/* A one-task flag to wait on from a task and set from loop callbacks. */
+typedef struct {
+    bool set;
+    cio__waitq q;
+} flag;
+static void flag_set(void *arg) {
+    flag *f = arg;
+    f->set = true;
+    cio__waitq_wake_all(&f->q, 0);
+}
+static int flag_wait(flag *f) {
+    while (!f->set) {
+        cio__waiter w;
+        int rc = cio__waitq_wait(&f->q, &w);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int answer(void *arg) {
+    *(pthread_t *)arg = pthread_self();
+    return 42;
+}
+
+CIO_TEST(to_thread_returns_result_from_another_thread) {
+    pthread_t where = pthread_self();
+    CIO_ASSERT_EQ(cio_to_thread(answer, &where), 42);
+    CIO_ASSERT(!pthread_equal(where, pthread_self()));
+    CIO_ASSERT_GE(cio_thread_pool_threads(), 1);
+}
+
+static int fails(void *arg) {
+    (void)arg;
+    return cio_seterr(-ENOENT, "no such widget: %s", "w-7");
+}
+
+CIO_TEST(to_thread_error_carries_message) {
+    CIO_ASSERT_EQ(cio_to_thread(fails, NULL), -ENOENT);
+    CIO_ASSERT(strstr(cio_errmsg(), "no such widget: w-7") != NULL);
+}
+
+static void *outside_loop(void *arg) {
+    *(int *)arg = cio_to_thread(fails, NULL);
+    return NULL;
+}
+
+CIO_TEST(to_thread_bad_arguments) {
+    CIO_ASSERT_EQ(cio_to_thread(NULL, NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "NULL") != NULL);
+    int rc = 0;
+    pthread_t th;
+    pthread_create(&th, NULL, outside_loop, &rc);
+    pthread_join(th, NULL);
+    CIO_ASSERT_EQ(rc, -EPERM);
+}
+
+/* A job that signals it started, then waits to be released. */
+typedef struct {
+    sem_t started, release, finished;
+    atomic_int ran;
+} gate;
+static void gate_init(gate *g) {
+    sem_init(&g->started, 0, 0);
+    sem_init(&g->release, 0, 0);
+    sem_init(&g->finished, 0, 0);
+    atomic_init(&g->ran, 0);
+}
+static void gate_destroy(gate *g) {
+    sem_destroy(&g->started);
+    sem_destroy(&g->release);
+    sem_destroy(&g->finished);
+}
+/* Waits for a worker's signal without blocking the loop (jobs are handed
+ * to the pool between loop iterations, so the loop must keep turning). */
+static int sem_wait_task(sem_t *s) {
+    while (sem_trywait(s) != 0) {
+        int rc = cio_sleep(CIO_MS);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int gated(void *arg) {
+    gate *g = arg;
+    sem_post(&g->started);
+    sem_wait(&g->release);
+    atomic_fetch_add(&g->ran, 1);
+    sem_post(&g->finished);
+    return 5;
+}
+static int call_gated(void *arg) { return cio_to_thread(gated, arg); }
+
+CIO_TEST(to_thread_cancel_while_running_returns_at_once) {
+    gate g;
+    gate_init(&g);
+    cio_task *t = cio_spawn(call_gated, &g);
+    CIO_ASSERT(t != NULL);
+    CIO_ASSERT_EQ(sem_wait_task(&g.started), 0); /* the job runs on a worker */
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), -ECANCELED); /* while the job still runs */
+    CIO_ASSERT_EQ(atomic_load(&g.ran), 0);
+    sem_post(&g.release);
+    sem_wait(&g.finished); /* the job ran to its end; its record is freed */
+    CIO_ASSERT_EQ(atomic_load(&g.ran), 1);
+    /* The pool is still usable afterwards. */
+    pthread_t where;
+    CIO_ASSERT_EQ(cio_to_thread(answer, &where), 42);
+    gate_destroy(&g);
+}
+
+static atomic_int queued_ran;
+static int mark_ran(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&queued_ran, 1);
+    return 0;
+}
+static int call_mark(void *arg) { return cio_to_thread(mark_ran, arg); }
+
+CIO_TEST(to_thread_cancel_while_queued_never_runs) {
+    CIO_ASSERT_EQ(cio_thread_pool_set_size(1), 0);
+    gate g;
+    gate_init(&g);
+    cio_task *busy = cio_spawn(call_gated, &g);
+    CIO_ASSERT_EQ(sem_wait_task(&g.started), 0); /* the only worker is taken */
+    cio_task *t = cio_spawn(call_mark, NULL);
+    CIO_ASSERT_EQ(cio_yield(), 0); /* t's job waits in the queue */
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), -ECANCELED);
+    sem_post(&g.release);
+    CIO_ASSERT_EQ(cio_join(busy), 5);
+    CIO_ASSERT_EQ(atomic_load(&queued_ran), 0);
+    CIO_ASSERT_EQ(cio_to_thread(mark_ran, NULL), 0);
+    CIO_ASSERT_EQ(atomic_load(&queued_ran), 1);
+    gate_destroy(&g);
+    cio_thread_pool_set_size(0);
+}
+
+CIO_TEST(to_thread_already_cancelled_does_not_submit) {
+    cio_task *self = cio_current();
+    cio_cancel(self);
+    CIO_ASSERT_EQ(cio_to_thread(mark_ran, NULL), -ECANCELED);
+    CIO_ASSERT_EQ(atomic_load(&queued_ran), 0);
+}
+
+CIO_TEST(to_thread_timeout_returns_etimedout) {
+    gate g;
+    gate_init(&g);
+    int rc = 0;
+    CIO_TIMEOUT(20 * CIO_MS) { rc = cio_to_thread(gated, &g); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    sem_post(&g.release);
+    sem_wait(&g.finished);
+    gate_destroy(&g);
+}
+
+static int sleeper(void *arg) {
+    (void)arg;
+    return cio_sleep(5 * CIO_SEC);
+}
+static int real_pause(void *arg) {
+    (void)arg;
+    usleep(20000);
+    return 1;
+}
+
+/* While a job is out, virtual time must not jump to the next timer. */
+CIO_TEST_VCLOCK(to_thread_holds_the_virtual_clock) {
+    int64_t t0 = cio_now();
+    cio_task *s = cio_spawn(sleeper, NULL);
+    CIO_ASSERT_EQ(cio_to_thread(real_pause, NULL), 1);
+    CIO_ASSERT(!cio_task_done(s));
+    CIO_ASSERT_LT(cio_now() - t0, CIO_SEC);
+    CIO_ASSERT_EQ(cio_join(s), 0);
+    CIO_ASSERT_EQ(cio_now() - t0, 5 * CIO_SEC);
+}
+
+static int square(void *arg) {
+    long *v = arg;
+    *v = *v * *v;
+    return 0;
+}
+static int call_square(void *arg) { return cio_to_thread(square, arg); }
+
+CIO_TEST(to_thread_many_concurrent_calls) {
+    enum { N = 2000 };
+    static long vals[N];
+    static cio_task *ts[N];
+    for (long i = 0; i < N; i++) {
+        vals[i] = i;
+        ts[i] = cio_spawn(call_square, &vals[i]);
+        CIO_ASSERT(ts[i] != NULL);
+    }
+    CIO_ASSERT_EQ(cio_gather(ts, N, NULL), 0);
+    for (long i = 0; i < N; i++)
+        CIO_ASSERT_EQ(vals[i], i * i);
+}
+
+static atomic_int running_now, running_max;
+static int busy_ms(void *arg) {
+    (void)arg;
+    int r = atomic_fetch_add(&running_now, 1) + 1;
+    int m = atomic_load(&running_max);
+    while (r > m && !atomic_compare_exchange_weak(&running_max, &m, r)) {
+    }
+    usleep(1000);
+    atomic_fetch_sub(&running_now, 1);
+    return 0;
+}
+static int call_busy(void *arg) { return cio_to_thread(busy_ms, arg); }
+static int ticker(void *arg) {
+    long *ticks = arg;
+    for (;;) {
+        if (cio_sleep(CIO_MS) < 0)
+            return 0;
+        (*ticks)++;
+    }
+}
+
+/* More jobs than workers: they queue, never more than the pool size run,
+ * and the loop keeps serving other tasks meanwhile. */
+CIO_TEST(to_thread_saturated_pool_queues_without_blocking_the_loop) {
+    CIO_ASSERT_EQ(cio_thread_pool_set_size(2), 0);
+    enum { N = 60 };
+    cio_task *ts[N];
+    long ticks = 0;
+    cio_task *tick = cio_spawn(ticker, &ticks);
+    for (int i = 0; i < N; i++)
+        ts[i] = cio_spawn(call_busy, NULL);
+    CIO_ASSERT_EQ(cio_gather(ts, N, NULL), 0);
+    cio_cancel(tick);
+    CIO_ASSERT_EQ(cio_join(tick), 0);
+    CIO_ASSERT_LE(atomic_load(&running_max), 2);
+    CIO_ASSERT_LE(cio_thread_pool_threads(), 2);
+    CIO_ASSERT_GT(ticks, 0);
+    cio_thread_pool_set_size(0);
+}
+
+CIO_TEST(thread_pool_size_configuration) {
+    CIO_ASSERT_EQ(cio_thread_pool_set_size(-1), -EINVAL);
+    CIO_ASSERT_EQ(cio_thread_pool_set_size(100000), -EINVAL);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    int def = n + 4 < 32 ? (int)n + 4 : 32;
+    CIO_ASSERT_EQ(cio_thread_pool_size(), def);
+    setenv("CIO_THREADS", "3", 1);
+    CIO_ASSERT_EQ(cio_thread_pool_size(), 3);
+    unsetenv("CIO_THREADS");
+    CIO_ASSERT_EQ(cio_thread_pool_set_size(7), 0);
+    CIO_ASSERT_EQ(cio_thread_pool_size(), 7);
+    CIO_ASSERT_EQ(cio_thread_pool_set_size(0), 0);
+    CIO_ASSERT_EQ(cio_thread_pool_size(), def);
+}
+
+/* ---- several loops in several threads ---- */
+
+static int loop_main(void *arg) {
+    long *sum = arg;
+    for (long i = 0; i < 200; i++) {
+        long v = i;
+        if (cio_to_thread(square, &v) != 0)
+            return -1;
+        *sum += v;
+    }
+    return 0;
+}
+static void *loop_thread(void *arg) {
+    long *sum = arg;
+    if (cio_run(loop_main, sum) != 0)
+        *sum = -1;
+    return NULL;
+}
+static int join_thread(void *arg) { return pthread_join(*(pthread_t *)arg, NULL) ? -1 : 0; }
+
+CIO_TEST(to_thread_from_several_loops_at_once) {
+    enum { LOOPS = 4 };
+    pthread_t th[LOOPS];
+    long sums[LOOPS] = {0};
+    for (int i = 0; i < LOOPS; i++)
+        CIO_ASSERT_EQ(pthread_create(&th[i], NULL, loop_thread, &sums[i]), 0);
+    /* Meanwhile this loop uses the pool too, and waits off the loop. */
+    pthread_t where;
+    CIO_ASSERT_EQ(cio_to_thread(answer, &where), 42);
+    for (int i = 0; i < LOOPS; i++)
+        CIO_ASSERT_EQ(cio_to_thread(join_thread, &th[i]), 0);
+    long expect = 0;
+    for (long i = 0; i < 200; i++)
+        expect += i * i;
+    for (int i = 0; i < LOOPS; i++)
+        CIO_ASSERT_EQ(sums[i], expect);
+}
+
+static void *lone_loop(void *arg) {
+    long sum = 0;
+    int *threads_after = arg;
+    cio_run(loop_main, &sum);
+    *threads_after = cio_thread_pool_threads();
+    return NULL;
+}
+
+/* This loop never touches the pool, so the other loop's exit stops it. */
+CIO_TEST(thread_pool_stops_when_the_last_loop_ends) {
+    int after = -1;
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, lone_loop, &after), 0);
+    pthread_join(th, NULL);
+    CIO_ASSERT_EQ(after, 0);
+}
+
+/* ---- cio_call_threadsafe and cio_run_threadsafe ---- */
+
+typedef struct {
+    cio_loop *loop;
+    flag f;
+} post_ctx;
+static int post_from_worker(void *arg) {
+    post_ctx *c = arg;
+    return cio_call_threadsafe(c->loop, flag_set, &c->f);
+}
+
+CIO_TEST(call_threadsafe_from_a_worker_runs_on_the_loop) {
+    post_ctx c = {.loop = cio_loop_current(), .f = {false, CIO__WAITQ_INIT}};
+    CIO_ASSERT_EQ(cio_to_thread(post_from_worker, &c), 0);
+    CIO_ASSERT_EQ(flag_wait(&c.f), 0);
+    CIO_ASSERT(c.f.set);
+    CIO_ASSERT_EQ(cio_call_threadsafe(NULL, flag_set, &c.f), -EINVAL);
+}
+
+typedef struct {
+    cio_loop *loop;
+    cio_fn fn;
+    int result;
+    char msg[128];
+    pthread_t loop_thread, ran_on;
+} rts_ctx;
+static int on_loop(void *arg) {
+    rts_ctx *c = arg;
+    c->ran_on = pthread_self();
+    if (cio_current() == NULL)
+        return -1;
+    int rc = cio_sleep(CIO_MS); /* a real task: it may suspend */
+    return rc < 0 ? rc : 9;
+}
+static int on_loop_fails(void *arg) {
+    (void)arg;
+    return cio_seterr(-EIO, "disk on fire");
+}
+static void *rts_thread(void *arg) {
+    rts_ctx *c = arg;
+    c->result = cio_run_threadsafe(c->loop, c->fn, c);
+    snprintf(c->msg, sizeof c->msg, "%s", cio_errmsg());
+    return NULL;
+}
+
+CIO_TEST(run_threadsafe_runs_a_task_on_the_loop_and_waits) {
+    rts_ctx c = {.loop = cio_loop_current(), .fn = on_loop, .loop_thread = pthread_self()};
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, rts_thread, &c), 0);
+    CIO_ASSERT_EQ(cio_to_thread(join_thread, &th), 0);
+    CIO_ASSERT_EQ(c.result, 9);
+    CIO_ASSERT(pthread_equal(c.ran_on, pthread_self()));
+
+    rts_ctx d = {.loop = cio_loop_current(), .fn = on_loop_fails};
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, rts_thread, &d), 0);
+    CIO_ASSERT_EQ(cio_to_thread(join_thread, &th), 0);
+    CIO_ASSERT_EQ(d.result, -EIO);
+    CIO_ASSERT_STREQ(d.msg, "disk on fire");
+}
+
+CIO_TEST(run_threadsafe_bad_arguments) {
+    CIO_ASSERT_EQ(cio_run_threadsafe(NULL, on_loop, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_run_threadsafe(cio_loop_current(), NULL, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_run_threadsafe(cio_loop_current(), on_loop, NULL), -EDEADLK);
+}
+
+/* Two loops call into each other's thread with run_threadsafe while both
+ * use the pool: the TSan build checks this. */
+typedef struct {
+    cio_loop *_Atomic loop;
+    atomic_int hits;
+    sem_t ready, done;
+} peer;
+static int bump(void *arg) {
+    atomic_fetch_add(&((peer *)arg)->hits, 1);
+    return cio_yield();
+}
+static int peer_main(void *arg) {
+    peer *p = arg;
+    atomic_store(&p->loop, cio_loop_current());
+    sem_post(&p->ready);
+    /* Serve run_threadsafe calls until told to stop (off the loop). */
+    return cio_to_thread((cio_fn)(void *)sem_wait, &p->done) == 0 ? 0 : -1;
+}
+static void *peer_thread(void *arg) {
+    cio_run(peer_main, arg);
+    return NULL;
+}
+static int hammer(void *arg) {
+    peer *p = arg;
+    for (int i = 0; i < 50; i++)
+        if (cio_run_threadsafe(atomic_load(&p->loop), bump, p) != 0)
+            return -1;
+    return 0;
+}
+
+static int call_hammer(void *arg) { return cio_to_thread(hammer, arg); }
+
+CIO_TEST(run_threadsafe_between_loops_in_threads) {
+    peer p;
+    atomic_init(&p.loop, NULL);
+    atomic_init(&p.hits, 0);
+    sem_init(&p.ready, 0, 0);
+    sem_init(&p.done, 0, 0);
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, peer_thread, &p), 0);
+    sem_wait(&p.ready);
+    cio_task *ts[3];
+    for (int i = 0; i < 3; i++)
+        ts[i] = cio_spawn(call_hammer, &p);
+    CIO_ASSERT_EQ(cio_gather(ts, 3, NULL), 0);
+    CIO_ASSERT_EQ(atomic_load(&p.hits), 150);
+    sem_post(&p.done);
+    CIO_ASSERT_EQ(cio_to_thread(join_thread, &th), 0);
+    sem_destroy(&p.ready);
+    sem_destroy(&p.done);
+}
