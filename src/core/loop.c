@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Task runs between two polls of the kernel, at least: enough to amortise
- * the poll syscall over many cheap hand-offs, few enough that I/O is never
- * starved for long (tokio polls every 61 ticks; see docs/decisions.md). */
-#define MIN_BUDGET 256
+/* Task runs between two polls of the kernel: enough to amortise the poll
+ * syscall over many cheap hand-offs, few enough that I/O and timers are
+ * never starved for long (tokio polls every 61 ticks; docs/decisions.md). */
+#define BUDGET 1024
 
 int64_t cio__clock(void) {
     struct timespec ts;
@@ -291,7 +291,7 @@ void cio__watch_stop(cio__watch *w) {
 
 static void fire_timers(cio_loop *L) {
     cio_task *t;
-    while ((t = cio__timer_min(&L->timers)) && t->deadline <= L->now) {
+    while ((t = cio__timer_min(&L->timers)) && L->timers.a[0].deadline <= L->now) {
         cio__timer_pop(L);
         if (t->state != CIO__PARKED)
             continue;
@@ -313,7 +313,10 @@ static void iterate(cio_loop *L) {
     if (!idle) {
         cio__poll_wait(L, 0);
     } else if (!L->virtual_clock) {
-        cio__poll_wait(L, t ? (t->deadline > L->now ? t->deadline - L->now : 0) : -1);
+        /* Idle: a good moment to return surplus stack pages. */
+        bool more = cio__stacks_trim(L, 256) > 0;
+        int64_t wait = t ? (t->deadline > L->now ? t->deadline - L->now : 0) : -1;
+        cio__poll_wait(L, more && wait != 0 ? 0 : wait);
     } else if (t && t->deadline <= L->now) {
         cio__poll_wait(L, 0);
     } else if (atomic_load(&L->holds) > 0 || !t) {
@@ -331,7 +334,7 @@ static void iterate(cio_loop *L) {
     if (cio__unlikely(atomic_load_explicit(&sigint_count, memory_order_relaxed)))
         sigint_check(L);
     fire_timers(L);
-    L->budget = L->rq_len > MIN_BUDGET ? (long)L->rq_len : MIN_BUDGET;
+    L->budget = BUDGET;
     cio__run_ready(L);
 }
 

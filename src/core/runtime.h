@@ -33,8 +33,10 @@ typedef struct cio__stack {
 
 typedef struct cio__stack_pool {
     size_t size;              /* mapping size of each stack */
-    cio__stack *free;
+    cio__stack *free;         /* warm: pages still committed */
     size_t nfree;
+    cio__stack *cold;         /* trimmed: pages given back to the kernel */
+    size_t ncold;
     char *slab, *slab_end;    /* carving area for unguarded stacks */
 } cio__stack_pool;
 
@@ -44,6 +46,7 @@ typedef struct cio__stack_pool {
 cio__stack *cio__stack_get(cio_loop *L, size_t size);
 void cio__stack_put(cio_loop *L, cio__stack *s);
 void cio__stacks_free_all(cio_loop *L);
+size_t cio__stacks_trim(cio_loop *L, size_t budget);
 /* A slab stack's overflow runs into the top of the stack below it, whose
  * top_canary is checked here; a guarded stack checks its own (constant)
  * canary and relies on its guard page. Only pages already touched are
@@ -110,17 +113,23 @@ struct cio_task {
 #endif
 };
 
-/* ---- timers (timer.c): a binary heap of tasks keyed by deadline ---- */
+/* ---- timers (timer.c): a 4-ary heap of (deadline, task) ---- */
+
+typedef struct cio__heap_entry {
+    int64_t deadline;
+    cio_task *task;
+} cio__heap_entry;
 
 typedef struct cio__heap {
-    cio_task **a;
+    cio__heap_entry *a;       /* a[0] is the root */
+    void *mem;                /* allocation behind a (aligned for cache lines) */
     size_t n, cap;
     uint64_t seq;
 } cio__heap;
 
 int cio__timer_arm(cio_loop *L, cio_task *t, int64_t deadline);
 void cio__timer_cancel(cio_loop *L, cio_task *t);
-static inline cio_task *cio__timer_min(const cio__heap *h) { return h->n ? h->a[0] : NULL; }
+static inline cio_task *cio__timer_min(const cio__heap *h) { return h->n ? h->a[0].task : NULL; }
 cio_task *cio__timer_pop(cio_loop *L);
 void cio__heap_free(cio__heap *h);
 

@@ -129,6 +129,12 @@ cio__stack *cio__stack_get(cio_loop *L, size_t size) {
         p->nfree--;
         return s;
     }
+    if (p && p->cold) { /* trimmed earlier: mapped, pages given back */
+        cio__stack *s = p->cold;
+        p->cold = s->next;
+        p->ncold--;
+        return s;
+    }
     if (L->guarded_count < L->guard_budget)
         return stack_new_guarded(L, size);
     return stack_new_slab(L, p, size);
@@ -138,20 +144,38 @@ void cio__stack_put(cio_loop *L, cio__stack *s) {
     size_t size = s->size + 64;
     cio__stack_pool *p = pool_for(L, size);
     if (!p) {
-        /* Odd sizes are only ever slab-allocated alone or guarded; either
-         * way they stay mapped until the loop closes, so just drop the
-         * pages. */
+        /* Odd sizes stay mapped until the loop closes; drop their pages. */
         madvise(s->lo, s->size & ~(L->page - 1), MADV_DONTNEED);
         return;
-    }
-    if (p->nfree >= WARM_MAX) {
-        /* Keep the descriptor page; give the rest back to the kernel. */
-        size_t cold = (size - L->page) & ~(L->page - 1);
-        madvise(s->lo, cold, MADV_DONTNEED);
     }
     s->next = p->free;
     p->free = s;
     p->nfree++;
+}
+
+/* Gives the pages of pooled stacks beyond the warm ones back to the kernel,
+ * at most `budget` stacks per call. Called when the loop is idle, so a
+ * burst of finishing tasks never pays a syscall each. Returns how many
+ * stacks are still above the warm limit. */
+size_t cio__stacks_trim(cio_loop *L, size_t budget) {
+    size_t left = 0;
+    for (int i = 0; i < CIO__STACK_POOLS; i++) {
+        cio__stack_pool *p = &L->pools[i];
+        while (p->nfree > WARM_MAX && budget > 0) {
+            cio__stack *st = p->free;
+            p->free = st->next;
+            size_t cold = (p->size - L->page) & ~(L->page - 1);
+            madvise(st->lo, cold, MADV_DONTNEED);
+            st->next = p->cold;
+            p->cold = st;
+            p->ncold++;
+            p->nfree--;
+            budget--;
+        }
+        if (p->nfree > WARM_MAX)
+            left += p->nfree - WARM_MAX;
+    }
+    return left;
 }
 
 void cio__stacks_free_all(cio_loop *L) {
