@@ -745,3 +745,128 @@ CIO_TEST_VCLOCK(equal_deadlines_fire_in_arming_order) {
     CIO_ASSERT_EQ(cio_gather(ts, 4, NULL), 0);
     CIO_ASSERT_STREQ(order, "0123");
 }
+
+/* ---- more suspension points: timeouts and cancellation ---- */
+
+CIO_TEST_VCLOCK(wait_any_times_out_and_leaves_tasks_owned) {
+    sleep_job j[2] = {{.ns = 10 * CIO_SEC, .result = 1}, {.ns = 20 * CIO_SEC, .result = 2}};
+    cio_task *ts[2] = {cio_spawn(sleep_task, &j[0]), cio_spawn(sleep_task, &j[1])};
+    int rc;
+    CIO_TIMEOUT(CIO_SEC) { rc = cio_wait_any(ts, 2); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_wait_any(ts, 2), 0); /* still ours; t0 ends first */
+    int st[2];
+    CIO_ASSERT_EQ(cio_gather(ts, 2, st), 0);
+    CIO_ASSERT_EQ(st[0] + st[1], 3);
+}
+
+CIO_TEST_VCLOCK(shield_times_out_and_task_runs_on) {
+    sleep_job j = {.ns = 5 * CIO_SEC, .result = 4};
+    cio_task *t = cio_spawn(sleep_task, &j);
+    int rc;
+    CIO_TIMEOUT(CIO_SEC) { rc = cio_shield(t); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    CIO_ASSERT(!cio_task_done(t));
+    CIO_ASSERT_EQ(cio_join(t), 4);
+}
+
+CIO_TEST_VCLOCK(sleep_until_and_past_deadlines) {
+    int64_t t0 = cio_now();
+    CIO_ASSERT_EQ(cio_sleep_until(t0 + 3 * CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_now(), t0 + 3 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_sleep_until(t0), 0); /* already past: returns at once */
+    CIO_ASSERT_EQ(cio_now(), t0 + 3 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_sleep(-5), 0);
+}
+
+CIO_TEST(task_errmsg_readable_before_release) {
+    cio_task *f = cio_spawn(failing_named, NULL);
+    CIO_ASSERT_EQ(cio_yield(), 0);
+    CIO_ASSERT(cio_task_done(f));
+    CIO_ASSERT_STREQ(cio_task_errmsg(f), "connect 127.0.0.1:1: Connection refused");
+    CIO_ASSERT_EQ(cio_join(f), -ECONNREFUSED);
+}
+
+/* Timers: random deadlines with random cancellations fire exactly at their
+ * deadline and in deadline order (equal deadlines in arming order). */
+#define NTIMERS 20000
+static int64_t timer_start, woke_at[NTIMERS], wanted[NTIMERS];
+static int woke_seq[NTIMERS], woke_count;
+static int timer_task(void *arg) {
+    int i = (int)(intptr_t)arg;
+    int rc = cio_sleep_until(timer_start + wanted[i]);
+    woke_at[i] = cio_now();
+    if (rc == 0)
+        woke_seq[woke_count++] = i;
+    return rc;
+}
+
+CIO_TEST_VCLOCK(timers_fire_in_deadline_order_under_cancellation) {
+    static cio_task *ts[NTIMERS];
+    static int st[NTIMERS];
+    unsigned long long seed = 7;
+    timer_start = cio_now();
+    woke_count = 0;
+    for (int i = 0; i < NTIMERS; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        wanted[i] = (int64_t)(1 + (seed >> 33) % 500) * CIO_MS; /* many ties */
+        ts[i] = cio_spawn(timer_task, (void *)(intptr_t)i);
+    }
+    CIO_ASSERT_EQ(cio_yield(), 0); /* all armed */
+    for (int i = 0; i < NTIMERS; i += 3)
+        cio_cancel(ts[i]);
+    CIO_ASSERT_EQ(cio_gather(ts, NTIMERS, st), -ECANCELED);
+    int expected = 0;
+    for (int i = 0; i < NTIMERS; i++) {
+        if (i % 3 == 0) {
+            CIO_ASSERT_EQ(st[i], -ECANCELED);
+            continue;
+        }
+        expected++;
+        CIO_ASSERT_EQ(st[i], 0);
+        CIO_ASSERT_EQ(woke_at[i] - timer_start, wanted[i]);
+    }
+    CIO_ASSERT_EQ(woke_count, expected);
+    for (int k = 1; k < woke_count; k++) {
+        int a = woke_seq[k - 1], b = woke_seq[k];
+        CIO_ASSERT(wanted[a] < wanted[b] || (wanted[a] == wanted[b] && a < b));
+    }
+}
+
+/* ---- debug mode ---- */
+
+static char slow_report[512];
+static void capture_slow(int level, const char *msg) {
+    if (strstr(msg, "without suspending") && !slow_report[0])
+        snprintf(slow_report, sizeof slow_report, "%s", msg);
+    (void)level;
+}
+static int busy_task(void *arg) {
+    (void)arg;
+    int64_t until = cio_now() + 20 * CIO_MS;
+    while (cio_now() < until) {
+    }
+    return 0;
+}
+static int debug_main(void *arg) {
+    (void)arg;
+    cio_task *t = cio_spawn_with(busy_task, NULL, &(cio_spawn_opts){.name = "hog"});
+    return cio_join(t);
+}
+static void *debug_thread(void *arg) {
+    cio_run_opts o = {.debug = true, .slow_task_ns = 5 * CIO_MS, .no_sigint = true};
+    *(int *)arg = cio_run_with(debug_main, NULL, &o);
+    return NULL;
+}
+
+CIO_TEST(debug_mode_names_a_task_that_blocks_the_loop) {
+    slow_report[0] = 0;
+    cio__set_report_hook(capture_slow);
+    int rc = -1;
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, debug_thread, &rc), 0);
+    pthread_join(th, NULL);
+    cio__set_report_hook(NULL);
+    CIO_ASSERT_EQ(rc, 0);
+    CIO_ASSERT(strstr(slow_report, "'hog'") != NULL); /* and only hog: main did not block */
+}

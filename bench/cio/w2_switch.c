@@ -1,45 +1,22 @@
 /* W2: two tasks hand control back and forth 1,000,000 times, through two
- * events (a hand-off) and through cio_yield (a bare switch). */
+ * cio_events (a hand-off: set, then wait and clear) and through cio_yield
+ * (a bare switch). */
 #include <cio.h>
 
 #include "bench_util.h"
-#include "core/internal.h"
 
 static long rounds;
 
-/* A minimal one-waiter event on the core's wait queue, so this benchmark
- * depends only on the core; the coordination toolkit's cio_event is
- * measured the same way when present. */
-typedef struct {
-    bool set;
-    cio__waitq q;
-} flag;
-
-static int flag_wait(flag *f) {
-    while (!f->set) {
-        cio__waiter w;
-        int rc = cio__waitq_wait(&f->q, &w);
-        if (rc < 0)
-            return rc;
-    }
-    f->set = false;
-    return 0;
-}
-
-static void flag_set(flag *f) {
-    f->set = true;
-    cio__waitq_wake_one(&f->q, 0);
-}
-
-static flag ping, pong;
+static cio_event ping = CIO_EVENT_INIT, pong = CIO_EVENT_INIT;
 static long count;
 
 static int pinger(void *arg) {
     (void)arg;
     for (long i = 0; i < rounds; i++) {
-        flag_set(&ping);
-        if (flag_wait(&pong) < 0)
+        cio_event_set(&ping);
+        if (cio_event_wait(&pong) < 0)
             return -1;
+        cio_event_clear(&pong);
     }
     return 0;
 }
@@ -47,10 +24,11 @@ static int pinger(void *arg) {
 static int ponger(void *arg) {
     (void)arg;
     for (long i = 0; i < rounds; i++) {
-        if (flag_wait(&ping) < 0)
+        if (cio_event_wait(&ping) < 0)
             return -1;
+        cio_event_clear(&ping);
         count++;
-        flag_set(&pong);
+        cio_event_set(&pong);
     }
     return 0;
 }

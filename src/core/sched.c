@@ -185,6 +185,8 @@ static void task_entry(void) {
         t->stack = NULL;
         cio__task_complete(L, t, result); /* may free t */
         cio_task *n = next_task(L, s);
+        if (n && cio__unlikely(L->debug))
+            L->run_start = cio__clock();
         if (n && n->stack == s) { /* run the next new task right here */
 #ifdef CIO__TSAN
             n->fiber = fiber;
