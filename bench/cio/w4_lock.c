@@ -41,7 +41,10 @@ static int bench(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    ntasks = 1000;
-    rounds = bench_arg_n(argc, argv, 1000);
+    ntasks = bench_arg_n(argc, argv, 1000); /* --n: tasks, as the peers take it */
+    rounds = 1000;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--rounds") == 0)
+            rounds = atol(argv[i + 1]);
     return cio_run(bench, NULL) == 0 ? 0 : 1;
 }
