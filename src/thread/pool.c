@@ -261,8 +261,11 @@ static int submit(cio__tloop *tl, cio__job *j) {
     return 0;
 }
 
-/* Takes j back if no worker has started it. */
+/* Takes j back if no worker has started it. The state is read under the
+ * lock because workers write it there. */
 static bool unqueue(cio__tloop *tl, cio__job *j) {
+    pthread_mutex_lock(&pool.lock);
+    bool back = true;
     if (j->state == JOB_PENDING) {
         if (j->prev)
             j->prev->next = j->next;
@@ -273,12 +276,7 @@ static bool unqueue(cio__tloop *tl, cio__job *j) {
         else
             tl->pending_tail = j->prev;
         tl->npending--;
-        j->state = JOB_IDLE;
-        return true;
-    }
-    pthread_mutex_lock(&pool.lock);
-    bool queued = j->state == JOB_QUEUED;
-    if (queued) {
+    } else if (j->state == JOB_QUEUED) {
         if (j->prev)
             j->prev->next = j->next;
         else
@@ -287,11 +285,14 @@ static bool unqueue(cio__tloop *tl, cio__job *j) {
             j->next->prev = j->prev;
         else
             pool.tail = j->prev;
-        j->state = JOB_IDLE;
         atomic_fetch_sub_explicit(&pool.nqueued, 1, memory_order_relaxed);
+    } else {
+        back = false;
     }
+    if (back)
+        j->state = JOB_IDLE;
     pthread_mutex_unlock(&pool.lock);
-    return queued;
+    return back;
 }
 
 /* Run exit: stops the workers once no loop uses the pool any more. Every
@@ -339,6 +340,7 @@ static void drain(cio__tloop *tl) {
         j = fifo;
         fifo = j->next;
         j->state = JOB_DONE;
+        j->finished = true;
         tl->outstanding--;
         cio__loop_hold(tl->loop, -1);
         if (j->task)
@@ -426,6 +428,7 @@ int cio__job_run(cio__job *j) {
     j->tl = tl;
     j->task = cio__task();
     j->abandoned = false;
+    j->finished = false;
     j->state = JOB_IDLE;
     tl->outstanding++;
     cio__loop_hold(tl->loop, +1);
@@ -435,7 +438,7 @@ int cio__job_run(cio__job *j) {
         return cio_seterr(rc, "thread pool: cannot submit: %s", cio_strerror(rc));
     }
     rc = cio__park(CIO_FOREVER);
-    if (j->state == JOB_DONE)
+    if (j->finished) /* loop-thread field: j->state is the workers' */
         return 0;
     /* Interrupted: take the job back if it never started, else leave it. */
     j->task = NULL;

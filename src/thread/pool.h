@@ -20,6 +20,7 @@ struct cio__job {
     int result;                   /* set by work (read after completion) */
     uint8_t state;                /* private to the pool */
     bool abandoned;               /* the waiter left; the pool frees j */
+    bool finished;                /* back on the loop (loop thread only) */
 };
 
 /* Runs j->work on the pool and parks the current task until it is done.
