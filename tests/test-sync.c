@@ -535,3 +535,59 @@ CIO_TEST(barrier_errors) {
     cio_barrier one = CIO_BARRIER_INIT(1);
     CIO_ASSERT_EQ(cio_barrier_wait(&one), 0); /* a party of one never waits */
 }
+
+/* ---- outside any task (a loop callback): waits fail with -EPERM ---- */
+
+static int outside_rc[10];
+static int never(cio_gen *g, void *arg) {
+    (void)g, (void)arg;
+    return 0;
+}
+static bool outside_ran;
+static cio_ctxvar outside_var = CIO_CTXVAR_INIT("outside", "dflt");
+static const char *outside_get;
+
+static void outside_cb(void *arg) {
+    (void)arg;
+    cio_lock l = CIO_LOCK_INIT;
+    l.locked = 1;
+    outside_rc[0] = cio_lock_acquire(&l);
+    cio_sem s = CIO_SEM_INIT(0);
+    outside_rc[1] = cio_sem_acquire(&s);
+    cio_event e = CIO_EVENT_INIT;
+    outside_rc[2] = cio_event_wait(&e);
+    cio_barrier b = CIO_BARRIER_INIT(2);
+    outside_rc[3] = cio_barrier_wait(&b);
+    outside_rc[4] = cio_ctxvar_set(&outside_var, "x", NULL);
+    outside_get = cio_ctxvar_get(&outside_var);
+    cio_lock l2 = CIO_LOCK_INIT;
+    cio_cond c = CIO_COND_INIT(&l2);
+    l2.locked = 1;
+    outside_rc[5] = cio_cond_wait(&c);
+    /* free paths need no task */
+    cio_lock l3 = CIO_LOCK_INIT;
+    outside_rc[6] = cio_lock_acquire(&l3) + cio_lock_release(&l3);
+    cio_queue q;
+    void *v;
+    cio_queue_init(&q, CIO_QUEUE_FIFO, 0);
+    outside_rc[7] = cio_queue_get(&q, &v);
+    cio_queue_destroy(&q);
+    cio_gen g;
+    cio_gen_init(&g, never, NULL);
+    outside_rc[8] = cio_gen_next(&g, &v);
+    outside_ran = true;
+}
+
+CIO_TEST(waiting_outside_a_task_is_eperm) {
+    outside_ran = false;
+    CIO_ASSERT_EQ(cio_call_threadsafe(cio_loop_current(), outside_cb, NULL), 0);
+    for (int i = 0; i < 1000 && !outside_ran; i++)
+        cio_sleep(CIO_MS); /* posts run between loop iterations */
+    CIO_ASSERT(outside_ran);
+    for (int i = 0; i < 6; i++)
+        CIO_ASSERT_EQ(outside_rc[i], -EPERM);
+    CIO_ASSERT_EQ(outside_rc[6], 0);
+    CIO_ASSERT_EQ(outside_rc[7], -EPERM);
+    CIO_ASSERT_EQ(outside_rc[8], -EPERM);
+    CIO_ASSERT_STREQ(outside_get, "dflt");
+}
