@@ -345,3 +345,33 @@ CIO_TEST(exitstack_seed_example) {
     CIO_ASSERT_EQ(cio_exitstack_close(&s, 0), 0);
     CIO_ASSERT_STREQ(trace, "A 確保;B 確保;使用中: A, B;B 解放;A 解放;");
 }
+
+CIO_TEST(gencm_manager_task_cancelled_during_body) {
+    trace[0] = 0;
+    gen_mode = 0;
+    cio_gencm g;
+    cio_gencm_init(&g, managed, "D");
+    void *as = NULL;
+    CIO_ASSERT_EQ(cio_with_enter(&g.cm, &as), 0);
+    CIO_ASSERT_STREQ(as, "D");
+    CIO_ASSERT_EQ(cio_with_enter(&g.cm, &as), -EINVAL); /* already in use */
+    cio_cancel(g.task); /* as the loop's shutdown would */
+    cio_yield();
+    CIO_ASSERT_EQ(cio_with_exit(&g.cm, 0), -ECANCELED);
+    CIO_ASSERT_STREQ(trace, "setup D;teardown D(-125,-125);");
+    CIO_ASSERT_EQ(cio_with_exit(&g.cm, 0), -EINVAL); /* not entered */
+}
+
+CIO_TEST_VCLOCK(gencm_in_with_block) {
+    trace[0] = 0;
+    gen_mode = 0;
+    cio_gencm g;
+    cio_gencm_init(&g, managed, "E");
+    int rc;
+    CIO_WITH(&g.cm, rc) {
+        note("in %s;", (char *)g.value);
+        rc = -EAGAIN;
+    }
+    CIO_ASSERT_EQ(rc, -EAGAIN);
+    CIO_ASSERT_STREQ(trace, "setup E;in E;teardown E(-11,0);");
+}
