@@ -24,7 +24,7 @@ int cio_lock_acquire(cio_lock *l) {
         return 0;
     }
     cio__waiter w;
-    int rc = cio__waitq_wait(cio__wq(&l->waiters), &w);
+    int rc = cio__waitq_wait_until(cio__wq(&l->waiters), &w, CIO_FOREVER);
     if (cio__unlikely(rc < 0)) {
         if (rc == -EPERM)
             return cio_seterr(rc, "cio_lock_acquire: the lock is held and the caller is not a task");

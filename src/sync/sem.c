@@ -29,7 +29,7 @@ int cio_sem_acquire(cio_sem *s) {
         return 0;
     }
     cio__waiter w;
-    int rc = cio__waitq_wait(cio__wq(&s->waiters), &w);
+    int rc = cio__waitq_wait_until(cio__wq(&s->waiters), &w, CIO_FOREVER);
     if (cio__unlikely(rc < 0)) {
         if (rc == -EPERM)
             return cio_seterr(rc, "cio_sem_acquire: must wait but the caller is not a task");
