@@ -453,8 +453,9 @@ CIO_TEST(accept_emfile_sheds_without_spinning) {
         if (fcntl(fd, F_GETFD) >= 0)
             highest = fd;
     /* Plug the holes below the highest fd so that not one is free. */
-    int plugs[64], nplugs = 0;
-    for (int fd = 0; fd < highest && nplugs < 64; fd++)
+    static int plugs[4096];
+    int nplugs = 0;
+    for (int fd = 0; fd < highest && nplugs < 4096; fd++)
         if (fcntl(fd, F_GETFD) < 0)
             plugs[nplugs++] = open("/dev/null", O_RDONLY);
     struct rlimit low = {(rlim_t)highest + 1, old.rlim_max};

@@ -67,6 +67,7 @@ struct cio_stream {
     cio__waitq drainq;      /* drain()/flush() callers waiting for the flusher */
     int refs;               /* the owner + a running flusher */
     bool closing;
+    cio_addr peer;          /* for messages (len 0: ask getpeername) */
 };
 
 /* Sets SIGPIPE to ignored if it is at its default (once per process). */

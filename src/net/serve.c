@@ -28,6 +28,7 @@ typedef struct conn {
     cio_server *srv;
     cio_task *task;
     int fd;
+    cio_addr peer; /* from accept4, for messages */
 } conn;
 
 struct cio_server {
@@ -68,6 +69,8 @@ static int conn_main(void *arg) {
     cio_server *srv = c->srv;
     cio_stream *s = NULL;
     int rc = cio_stream_open_fd(&s, c->fd, &srv->opts.stream);
+    if (rc == 0)
+        s->peer = c->peer;
     if (rc == 0 && srv->opts.tls_ctx)
         rc = conn_handshake(srv, s);
     if (rc == 0)
@@ -94,7 +97,7 @@ static int conn_main(void *arg) {
     return 0;
 }
 
-static void start_conn(cio_server *srv, int fd) {
+static void start_conn(cio_server *srv, int fd, const cio_addr *peer) {
     if (!srv->opts.nagle && srv->unix_path == NULL) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -111,6 +114,7 @@ static void start_conn(cio_server *srv, int fd) {
     }
     c->srv = srv;
     c->fd = fd;
+    c->peer = *peer;
     c->task = t;
     c->prev = NULL;
     c->next = srv->conns;
@@ -155,9 +159,11 @@ static int accept_main(void *arg) {
                 break;
             continue;
         }
-        int fd = accept4(l->f.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        cio_addr peer;
+        peer.len = sizeof peer.u;
+        int fd = accept4(l->f.fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            start_conn(srv, fd);
+            start_conn(srv, fd, &peer);
             if (++batch >= ACCEPT_BATCH) {
                 batch = 0;
                 if (cio_yield() < 0)

@@ -132,7 +132,9 @@ static int sfail(const cio_stream *s, int code, const char *op) {
         return code;
     cio_addr a;
     char who[CIO_ADDRSTRLEN];
-    if (cio_stream_peer(s, &a) == 0)
+    if (s->peer.len)
+        cio_addr_str(&s->peer, who, sizeof who);
+    else if (cio_stream_peer(s, &a) == 0)
         cio_addr_str(&a, who, sizeof who);
     else
         snprintf(who, sizeof who, "fd %d", s->f.fd);
@@ -328,6 +330,11 @@ bool cio_stream_eof(const cio_stream *s) { return s->rdeof && s->rlen == s->rpos
 ssize_t cio_stream_read(cio_stream *s, void *buf, size_t n) {
     if (cio__unlikely(n == 0))
         return 0;
+    /* Level-triggered cancellation: a cancelled task's read fails even
+     * when bytes are buffered (they stay there). */
+    int rc = cio__interrupted();
+    if (cio__unlikely(rc))
+        return sfail(s, rc, "read");
     size_t have = s->rlen - s->rpos;
     if (have) {
         if (n > have)
@@ -340,9 +347,6 @@ ssize_t cio_stream_read(cio_stream *s, void *buf, size_t n) {
         return sfail(s, s->rerr, "read");
     if (s->rdeof)
         return 0;
-    int rc = cio__interrupted();
-    if (cio__unlikely(rc))
-        return sfail(s, rc, "read");
     if (n >= DIRECT_READ_MIN)
         return recv_some(s, buf, n);
     ssize_t r = fill_once(s);
@@ -715,6 +719,10 @@ void cio_stream_abort(cio_stream *s) {
 int cio_stream_fd(const cio_stream *s) { return s->f.fd; }
 
 int cio_stream_peer(const cio_stream *s, cio_addr *a) {
+    if (s->peer.len) {
+        *a = s->peer;
+        return 0;
+    }
     memset(a, 0, sizeof *a);
     a->len = sizeof a->u;
     if (getpeername(s->f.fd, &a->u.sa, &a->len) < 0) {

@@ -72,6 +72,7 @@ static int connect_one(cio_stream **out, const cio_addr *a, const cio_connect_op
         cio_stream_abort(s);
         return rc;
     }
+    s->peer = *a;
     *out = s;
     return 0;
 }

@@ -1,0 +1,534 @@
+/* Tests of cio_stream over socketpairs and local TCP: reads of every kind,
+ * limits, the zero-copy interface, writes and backpressure, cancellation
+ * and timeouts at every suspension point with nothing lost from the
+ * buffer, end of stream, resets and SIGPIPE. */
+#define _GNU_SOURCE
+#include <cio/net.h>
+#include <cio/test.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A stream on one end of a socketpair; the raw other end in *peer. */
+static cio_stream *pair(int *peer, const cio_stream_opts *o) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+        return NULL;
+    cio_stream *s;
+    if (cio_stream_open_fd(&s, sv[0], o) < 0) {
+        close(sv[1]);
+        return NULL;
+    }
+    *peer = sv[1];
+    return s;
+}
+
+static void put(int fd, const char *str) {
+    ssize_t n = write(fd, str, strlen(str));
+    (void)n;
+}
+
+/* ---- reading ---- */
+
+CIO_TEST(read_some_then_eof) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    CIO_ASSERT(s);
+    put(p, "hello world");
+    char buf[64];
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, 5), 5);
+    CIO_ASSERT(memcmp(buf, "hello", 5) == 0);
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof buf), 6);
+    CIO_ASSERT(memcmp(buf, " world", 6) == 0);
+    close(p);
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof buf), 0);
+    CIO_ASSERT(cio_stream_eof(s));
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof buf), 0);
+    CIO_ASSERT_EQ(cio_stream_close(s), 0);
+}
+
+CIO_TEST(readexactly_partial_on_eof) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    put(p, "0123456789abc");
+    char buf[32];
+    size_t got = 99;
+    CIO_ASSERT_EQ(cio_stream_readexactly(s, buf, 10, &got), 10);
+    CIO_ASSERT_EQ(got, 10);
+    CIO_ASSERT(memcmp(buf, "0123456789", 10) == 0);
+    close(p);
+    CIO_ASSERT_EQ(cio_stream_readexactly(s, buf, 10, &got), CIO_EPARTIAL);
+    CIO_ASSERT_EQ(got, 3);
+    CIO_ASSERT(memcmp(buf, "abc", 3) == 0);
+    CIO_ASSERT(strstr(cio_errmsg(), "3 of 10") != NULL);
+    CIO_ASSERT(cio_stream_eof(s));
+    cio_stream_close(s);
+}
+
+CIO_TEST(readexactly_larger_than_limit) {
+    int p;
+    cio_stream_opts o = {.limit = 1024};
+    cio_stream *s = pair(&p, &o);
+    fcntl(p, F_SETFL, O_NONBLOCK);
+    enum { N = 100000 };
+    char *out = malloc(N), *in = malloc(N);
+    for (int i = 0; i < N; i++)
+        out[i] = (char)(i * 7);
+    cio_stream *ps;
+    CIO_ASSERT_EQ(cio_stream_open_fd(&ps, p, NULL), 0);
+    CIO_ASSERT_EQ(cio_stream_write(ps, out, N), 0); /* sent in the background */
+    size_t got;
+    CIO_ASSERT_EQ(cio_stream_readexactly(s, in, N, &got), N);
+    CIO_ASSERT(memcmp(in, out, N) == 0);
+    CIO_ASSERT_EQ(cio_stream_close(ps), 0);
+    CIO_ASSERT_EQ(cio_stream_readexactly(s, in, 10, &got), CIO_EPARTIAL);
+    CIO_ASSERT_EQ(got, 0);
+    free(out);
+    free(in);
+    cio_stream_close(s);
+}
+
+CIO_TEST(readuntil_and_readline) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    put(p, "GET / HTTP/1.1\r\nHost: x\r\n\r\nline one\nline two\nlast");
+    char buf[128];
+    CIO_ASSERT_EQ(cio_stream_readuntil(s, "\r\n\r\n", 4, buf, sizeof buf), 27);
+    CIO_ASSERT(memcmp(buf, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27) == 0);
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 9);
+    CIO_ASSERT_STREQ(buf, "line one\n");
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 9);
+    CIO_ASSERT_STREQ(buf, "line two\n");
+    close(p);
+    /* At the end, readline returns the unterminated rest, then 0. */
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 4);
+    CIO_ASSERT_STREQ(buf, "last");
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 0);
+    CIO_ASSERT_STREQ(buf, "");
+    cio_stream_close(s);
+}
+
+CIO_TEST(readuntil_separator_split_across_reads) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    put(p, "abc\r");
+    char buf[64];
+    CIO_TIMEOUT(20 * CIO_MS) {
+        CIO_ASSERT_EQ(cio_stream_readuntil(s, "\r\n", 2, buf, sizeof buf), -ETIMEDOUT);
+    }
+    CIO_ASSERT_EQ(cio_stream_buffered(s), 4); /* kept */
+    put(p, "\nrest");
+    CIO_ASSERT_EQ(cio_stream_readuntil(s, "\r\n", 2, buf, sizeof buf), 5);
+    CIO_ASSERT(memcmp(buf, "abc\r\n", 5) == 0);
+    close(p);
+    CIO_ASSERT_EQ(cio_stream_readuntil(s, "\r\n", 2, buf, sizeof buf), CIO_EPARTIAL);
+    /* The unterminated tail is still readable. */
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof buf), 4);
+    CIO_ASSERT(memcmp(buf, "rest", 4) == 0);
+    cio_stream_close(s);
+}
+
+CIO_TEST(readuntil_over_limit_keeps_data) {
+    int p;
+    cio_stream_opts o = {.limit = 16};
+    cio_stream *s = pair(&p, &o);
+    put(p, "0123456789abcdefghijklmnopqrstuvwxyz\n");
+    char buf[64];
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), CIO_ELIMIT);
+    CIO_ASSERT(strstr(cio_errmsg(), "16") != NULL);
+    /* Nothing was consumed: the bytes are there for read. */
+    CIO_ASSERT_EQ(cio_stream_buffered(s), 16);
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof buf), 16);
+    CIO_ASSERT(memcmp(buf, "0123456789abcdef", 16) == 0);
+    /* A caller's smaller buffer is a limit too. */
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, 8), CIO_ELIMIT);
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, 4), 4);
+    CIO_ASSERT(memcmp(buf, "ghij", 4) == 0);
+    cio_stream_set_limits(s, 4096, 0, 0);
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 17);
+    CIO_ASSERT_STREQ(buf, "klmnopqrstuvwxyz\n");
+    close(p);
+    cio_stream_close(s);
+}
+
+CIO_TEST(zero_copy_fill_peek_consume_find) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    put(p, "head:value\n\nbody");
+    CIO_ASSERT_EQ(cio_stream_fill(s, 4), 16);
+    size_t len;
+    const char *b = cio_stream_peek(s, &len);
+    CIO_ASSERT_EQ(len, 16);
+    CIO_ASSERT(memcmp(b, "head", 4) == 0);
+    CIO_ASSERT_EQ(cio_stream_find(s, "\n\n", 2, 1024), 12);
+    cio_stream_consume(s, 12);
+    b = cio_stream_peek(s, &len);
+    CIO_ASSERT_EQ(len, 4);
+    CIO_ASSERT(memcmp(b, "body", 4) == 0);
+    /* Wait for more than is buffered. */
+    put(p, "++");
+    CIO_ASSERT_EQ(cio_stream_fill(s, len + 1), 6);
+    CIO_ASSERT_EQ(cio_stream_fill(s, 1 << 30), CIO_ELIMIT);
+    close(p);
+    CIO_ASSERT_EQ(cio_stream_fill(s, 100), 6); /* fewer at EOF */
+    CIO_ASSERT(!cio_stream_eof(s));
+    cio_stream_consume(s, 6);
+    CIO_ASSERT(cio_stream_eof(s));
+    cio_stream_close(s);
+}
+
+/* ---- cancellation and timeouts at every suspension point ---- */
+
+typedef struct {
+    cio_stream *s;
+    int op;
+    ssize_t rc;
+    char buf[64];
+} op_job;
+
+enum { OP_READ, OP_EXACT, OP_UNTIL, OP_FILL, OP_DRAIN, OP_FLUSH, OP_LINE };
+
+static int op_task(void *arg) {
+    op_job *j = arg;
+    switch (j->op) {
+    case OP_READ:
+        j->rc = cio_stream_read(j->s, j->buf, sizeof j->buf);
+        break;
+    case OP_EXACT:
+        j->rc = cio_stream_readexactly(j->s, j->buf, 10, NULL);
+        break;
+    case OP_UNTIL:
+        j->rc = cio_stream_readuntil(j->s, "END", 3, j->buf, sizeof j->buf);
+        break;
+    case OP_LINE:
+        j->rc = cio_stream_readline(j->s, j->buf, sizeof j->buf);
+        break;
+    case OP_FILL:
+        j->rc = cio_stream_fill(j->s, 10);
+        break;
+    case OP_DRAIN:
+        j->rc = cio_stream_drain(j->s);
+        break;
+    case OP_FLUSH:
+        j->rc = cio_stream_flush(j->s);
+        break;
+    }
+    return 0;
+}
+
+/* Starts op, lets it block with `partial` bytes delivered, cancels it, and
+ * checks that all those bytes are still in the stream. */
+static void cancel_read_op(int op) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    put(p, "part");
+    op_job j = {s, op, 1, {0}};
+    cio_task *t = cio_spawn(op_task, &j);
+    cio_sleep(5 * CIO_MS);
+    CIO_EXPECT_EQ(j.rc, 1); /* still waiting */
+    cio_cancel(t);
+    cio_join(t);
+    CIO_EXPECT_EQ(j.rc, -ECANCELED);
+    CIO_EXPECT_EQ(cio_stream_buffered(s), 4);
+    put(p, "123456END\n");
+    char buf[64];
+    CIO_EXPECT_EQ(cio_stream_readexactly(s, buf, 14, NULL), 14);
+    CIO_EXPECT(memcmp(buf, "part123456END\n", 14) == 0);
+    close(p);
+    cio_stream_close(s);
+}
+
+CIO_TEST(cancel_readexactly_keeps_buffer) { cancel_read_op(OP_EXACT); }
+CIO_TEST(cancel_readuntil_keeps_buffer) { cancel_read_op(OP_UNTIL); }
+CIO_TEST(cancel_readline_keeps_buffer) { cancel_read_op(OP_LINE); }
+CIO_TEST(cancel_fill_keeps_buffer) { cancel_read_op(OP_FILL); }
+
+CIO_TEST(cancel_read_with_empty_buffer) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    op_job j = {s, OP_READ, 1, {0}};
+    cio_task *t = cio_spawn(op_task, &j);
+    cio_yield();
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    /* The stream still works for the next reader. */
+    put(p, "later");
+    char buf[16];
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof buf), 5);
+    close(p);
+    cio_stream_close(s);
+}
+
+CIO_TEST_VCLOCK(read_timeout_keeps_buffer) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    put(p, "abc");
+    char buf[16];
+    int64_t t0 = cio_now();
+    CIO_TIMEOUT(5 * CIO_SEC) {
+        CIO_ASSERT_EQ(cio_stream_readexactly(s, buf, 8, NULL), -ETIMEDOUT);
+    }
+    CIO_ASSERT_EQ(cio_now() - t0, 5 * CIO_SEC);
+    CIO_ASSERT(strstr(cio_errmsg(), "read") != NULL);
+    CIO_ASSERT_EQ(cio_stream_buffered(s), 3);
+    put(p, "defgh");
+    CIO_ASSERT_EQ(cio_stream_readexactly(s, buf, 8, NULL), 8);
+    CIO_ASSERT(memcmp(buf, "abcdefgh", 8) == 0);
+    close(p);
+    cio_stream_close(s);
+}
+
+CIO_TEST(cancelled_task_cannot_keep_reading) {
+    /* Cancellation is level-triggered: even with data buffered, a
+     * cancelled task's read returns -ECANCELED and consumes nothing. */
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    put(p, "data");
+    char c;
+    CIO_ASSERT_EQ(cio_stream_read(s, &c, 1), 1);
+    cio_cancel(cio_current());
+    CIO_ASSERT_EQ(cio_stream_read(s, &c, 1), -ECANCELED);
+    CIO_ASSERT_EQ(cio_stream_buffered(s), 3);
+    close(p);
+    cio_stream_close(s); /* closes even when cancelled */
+}
+
+/* ---- writing, backpressure, drain ---- */
+
+typedef struct {
+    cio_stream *s;
+    size_t written; /* bytes accepted by write */
+    int rc;
+    bool blocked;   /* set while waiting in drain */
+} writer_job;
+
+static int writer_task(void *arg) {
+    writer_job *j = arg;
+    char chunk[8192];
+    for (size_t i = 0; i < sizeof chunk; i++)
+        chunk[i] = (char)i;
+    for (;;) {
+        int rc = cio_stream_write(j->s, chunk, sizeof chunk);
+        if (rc < 0)
+            return j->rc = rc;
+        j->written += sizeof chunk;
+        j->blocked = true;
+        rc = cio_stream_drain(j->s);
+        j->blocked = false;
+        if (rc < 0)
+            return j->rc = rc;
+    }
+}
+
+static int ticker(void *arg) {
+    int *ticks = arg;
+    for (int i = 0; i < 10; i++) {
+        if (cio_sleep(CIO_MS) < 0)
+            break;
+        (*ticks)++;
+    }
+    return 0;
+}
+
+CIO_TEST(drain_blocks_only_that_task_and_is_cancellable) {
+    int p;
+    cio_stream_opts o = {.write_high = 32 * 1024};
+    cio_stream *s = pair(&p, &o);
+    writer_job j = {s, 0, 1, false};
+    int ticks = 0;
+    cio_task *w = cio_spawn(writer_task, &j);
+    cio_task *tk = cio_spawn(ticker, &ticks);
+    CIO_ASSERT_EQ(cio_join(tk), 0);
+    CIO_ASSERT_EQ(ticks, 10); /* the loop ran on while the writer waited */
+    CIO_ASSERT(j.blocked);
+    CIO_ASSERT_GT(cio_stream_write_buffered(s), 32 * 1024);
+    size_t written = j.written;
+    cio_cancel(w);
+    CIO_ASSERT_EQ(cio_join(w), -ECANCELED);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    /* Nothing accepted is lost: the peer gets every byte. */
+    cio_stream *ps;
+    CIO_ASSERT_EQ(cio_stream_open_fd(&ps, p, NULL), 0);
+    size_t total = 0;
+    char buf[65536];
+    size_t want = written;
+    while (total < want) {
+        ssize_t n = cio_stream_read(ps, buf, sizeof buf);
+        CIO_ASSERT_GT(n, 0);
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != (char)((total + (size_t)i) % 8192)) {
+                CIO_ASSERT_EQ(buf[i], (char)((total + (size_t)i) % 8192));
+            }
+        total += (size_t)n;
+    }
+    CIO_ASSERT_EQ(total, want);
+    CIO_ASSERT_EQ(cio_stream_flush(s), 0);
+    CIO_ASSERT_EQ(cio_stream_write_buffered(s), 0);
+    cio_stream_close(s);
+    CIO_ASSERT_EQ(cio_stream_read(ps, buf, sizeof buf), 0);
+    cio_stream_close(ps);
+}
+
+CIO_TEST_VCLOCK(drain_and_flush_time_out) {
+    int p;
+    cio_stream_opts o = {.write_high = 1024};
+    cio_stream *s = pair(&p, &o);
+    static char big[4 << 20];
+    CIO_ASSERT_EQ(cio_stream_write(s, big, sizeof big), 0);
+    CIO_TIMEOUT(2 * CIO_SEC) {
+        CIO_ASSERT_EQ(cio_stream_drain(s), -ETIMEDOUT);
+    }
+    CIO_TIMEOUT(2 * CIO_SEC) {
+        CIO_ASSERT_EQ(cio_stream_flush(s), -ETIMEDOUT);
+    }
+    op_job j = {s, OP_FLUSH, 1, {0}};
+    cio_task *t = cio_spawn(op_task, &j);
+    cio_sleep(CIO_MS);
+    cio_cancel(t);
+    cio_join(t);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    close(p);
+    /* The peer is gone: the send error surfaces. */
+    int rc = cio_stream_flush(s);
+    CIO_ASSERT(rc == -EPIPE || rc == -ECONNRESET);
+    CIO_ASSERT_EQ(cio_stream_close(s), rc);
+}
+
+CIO_TEST(background_writer_sends_without_drain) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    cio_stream *ps;
+    CIO_ASSERT_EQ(cio_stream_open_fd(&ps, p, NULL), 0);
+    enum { N = 3 << 20 };
+    char *out = malloc(N), *in = malloc(N);
+    for (int i = 0; i < N; i++)
+        out[i] = (char)(i ^ (i >> 8));
+    /* Many writes, never a drain: the queue grows and the background
+     * writer empties it while this task reads. */
+    for (int off = 0; off < N; off += 100000)
+        CIO_ASSERT_EQ(cio_stream_write(s, out + off, N - off < 100000 ? N - off : 100000), 0);
+    CIO_ASSERT_EQ(cio_stream_readexactly(ps, in, N, NULL), N);
+    CIO_ASSERT(memcmp(in, out, N) == 0);
+    struct iovec v[3] = {{"a", 1}, {"bc", 2}, {"def", 3}};
+    CIO_ASSERT_EQ(cio_stream_writev(s, v, 3), 0);
+    CIO_ASSERT_EQ(cio_stream_readexactly(ps, in, 6, NULL), 6);
+    CIO_ASSERT(memcmp(in, "abcdef", 6) == 0);
+    free(out);
+    free(in);
+    CIO_ASSERT_EQ(cio_stream_close(s), 0);
+    cio_stream_close(ps);
+}
+
+CIO_TEST(write_eof_half_close) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    CIO_ASSERT_EQ(cio_stream_write(s, "request", 7), 0);
+    CIO_ASSERT_EQ(cio_stream_write_eof(s), 0);
+    CIO_ASSERT_EQ(cio_stream_write(s, "x", 1), -EPIPE);
+    char buf[16];
+    ssize_t n = read(p, buf, sizeof buf);
+    CIO_ASSERT_EQ(n, 7);
+    CIO_ASSERT_EQ(read(p, buf, sizeof buf), 0); /* EOF seen by the peer */
+    put(p, "reply"); /* reading goes on */
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof buf), 5);
+    close(p);
+    cio_stream_close(s);
+}
+
+CIO_TEST(sendfile_plain) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/data", cio_test_tmpdir());
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    char data[50000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)(i % 251);
+    CIO_ASSERT_EQ(write(fd, data, sizeof data), (ssize_t)sizeof data);
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    cio_stream *ps;
+    CIO_ASSERT_EQ(cio_stream_open_fd(&ps, p, NULL), 0);
+    CIO_ASSERT_EQ(cio_stream_write(s, "hdr:", 4), 0);
+    CIO_ASSERT_EQ(cio_stream_sendfile(s, fd, 100, 40000), 40000);
+    CIO_ASSERT_EQ(cio_stream_sendfile(s, fd, 49990, 100), 10); /* short file */
+    static char in[40014];
+    CIO_ASSERT_EQ(cio_stream_readexactly(ps, in, sizeof in, NULL), (ssize_t)sizeof in);
+    CIO_ASSERT(memcmp(in, "hdr:", 4) == 0);
+    CIO_ASSERT(memcmp(in + 4, data + 100, 40000) == 0);
+    CIO_ASSERT(memcmp(in + 40004, data + 49990, 10) == 0);
+    close(fd);
+    cio_stream_close(s);
+    cio_stream_close(ps);
+}
+
+/* ---- resets and SIGPIPE ---- */
+
+CIO_TEST(write_to_closed_peer_is_epipe_not_sigpipe) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    /* Even with SIGPIPE at its default, a send must not kill us. */
+    signal(SIGPIPE, SIG_DFL);
+    close(p);
+    static char big[1 << 20];
+    int rc = cio_stream_write(s, big, sizeof big);
+    if (rc == 0)
+        rc = cio_stream_flush(s);
+    CIO_ASSERT_EQ(rc, -EPIPE);
+    CIO_ASSERT(strstr(cio_errmsg(), "Broken pipe") != NULL);
+    CIO_ASSERT_EQ(cio_stream_write(s, "x", 1), -EPIPE); /* sticky */
+    CIO_ASSERT_EQ(cio_stream_close(s), -EPIPE);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+CIO_TEST(tcp_reset_peer) {
+    /* A raw listener that accepts and resets (SO_LINGER 0). */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    bind(lfd, (struct sockaddr *)&a, sizeof a);
+    listen(lfd, 4);
+    getsockname(lfd, (struct sockaddr *)&a, &len);
+    cio_addr ca = {.len = sizeof a};
+    memcpy(&ca.u.in, &a, sizeof a);
+    cio_stream *s;
+    CIO_ASSERT_EQ(cio_connect_addr(&s, &ca, NULL), 0);
+    int c = accept(lfd, NULL, NULL);
+    struct linger lg = {1, 0};
+    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(c);
+    char buf[16];
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof buf), -ECONNRESET);
+    CIO_ASSERT(strstr(cio_errmsg(), "Connection reset by peer") != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "read 127.0.0.1:") != NULL);
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof buf), -ECONNRESET); /* sticky */
+    cio_stream_close(s);
+    close(lfd);
+}
+
+CIO_TEST(open_fd_out_of_memory_closes_fd) {
+    int fds0 = cio_test_fd_count();
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    cio_stream *s = (cio_stream *)1;
+    cio_test_fail_alloc(1);
+    CIO_ASSERT_EQ(cio_stream_open_fd(&s, sv[0], NULL), -ENOMEM);
+    CIO_ASSERT(s == NULL);
+    close(sv[1]);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds0); /* the stream owned sv[0] */
+}
+
+CIO_TEST(outside_a_task_is_eperm) {
+    /* Covered by the core for every suspension point; streams need a loop
+     * to exist at all, so check the error path of a plain call instead. */
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    char buf[4];
+    CIO_ASSERT_EQ(cio_stream_readuntil(s, "", 0, buf, sizeof buf), -EINVAL);
+    close(p);
+    cio_stream_close(s);
+}
