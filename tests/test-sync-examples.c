@@ -14,7 +14,7 @@ static double wall(void) {
 }
 
 /* Runs examples/<name> and compares its output; returns its wall time. */
-static double run(const char *name, bool virtual_clock) {
+static double run(const char *name, bool virtual_clock, bool compare) {
     const char *build = getenv("CIO_BUILD_DIR"), *src = getenv("CIO_SOURCE_DIR");
     if (!build || !src) {
         cio_test_fail(__FILE__, __LINE__, "CIO_BUILD_DIR/CIO_SOURCE_DIR not set (run via ctest)");
@@ -37,14 +37,17 @@ static double run(const char *name, bool virtual_clock) {
     }
     if (st != 0)
         cio_test_fail(__FILE__, __LINE__, "%s exited with status %d; output:\n%s", name, st, got);
-    else if (!want[0] || strcmp(got, want) != 0)
+    else if (compare && (!want[0] || strcmp(got, want) != 0))
         cio_test_fail(__FILE__, __LINE__, "%s printed:\n%s\nexpected:\n%s", name, got, want);
     return took;
 }
 
 static void check(const char *name, double seconds) {
-    run(name, true);
-    double took = run(name, false);
+    run(name, true, true);
+    /* On the real clock async_timer's elapsed time may round to 1.01 s
+     * under load, as Python's does: compare its output on the virtual
+     * clock only. */
+    double took = run(name, false, strcmp(name, "async_timer") != 0);
     if (took < seconds || took > seconds + 2.0)
         cio_test_fail(__FILE__, __LINE__, "%s took %.3f s, expected %.1f s", name, took, seconds);
 }
