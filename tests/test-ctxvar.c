@@ -196,3 +196,15 @@ CIO_TEST(ctxvar_seed_example_func_a_b_c) {
     CIO_ASSERT_STREQ(out, "1\n2\n1\n(1, 1)\n1\n(1, 2)\n2\n(2, 1)\n2\n(2, 2)\n1\n2\n");
     CIO_ASSERT_STREQ(cio_ctxvar_get(&id_var), "blank"); /* nothing leaked up */
 }
+
+CIO_TEST(ctxvar_set_out_of_memory_changes_nothing) {
+    cio_ctxvar_set(&var, "before", NULL);
+    cio_task *sharer = cio_spawn(noop, NULL); /* shares the map: the next set copies */
+    cio_test_fail_alloc(1);
+    cio_ctxtoken tok;
+    CIO_ASSERT_EQ(cio_ctxvar_set(&var, "after", &tok), -ENOMEM);
+    CIO_ASSERT_STREQ(cio_ctxvar_get(&var), "before");
+    CIO_ASSERT_EQ(cio_join(sharer), 0);
+    CIO_ASSERT_EQ(cio_ctxvar_set(&var, "after", &tok), 0);
+    CIO_ASSERT_STREQ(cio_ctxvar_get(&var), "after");
+}

@@ -359,3 +359,23 @@ CIO_TEST(queue_many_producers_consumers_sum) {
     CIO_ASSERT_EQ(cio_queue_join(&q), 0);
     CIO_ASSERT_EQ(cio_queue_destroy(&q), 0);
 }
+
+CIO_TEST(queue_out_of_memory_adds_nothing) {
+    cio_test_fail_alloc(1);
+    CIO_ASSERT_EQ(cio_queue_init(&q, CIO_QUEUE_FIFO, 0), -ENOMEM);
+    CIO_ASSERT_EQ(cio_queue_init(&q, CIO_QUEUE_FIFO, 0), 0);
+    for (int i = 0; i < 16; i++) /* the initial capacity */
+        CIO_ASSERT_EQ(cio_queue_put_nowait(&q, I(i)), 0);
+    cio_test_fail_alloc(1); /* growing fails */
+    CIO_ASSERT_EQ(cio_queue_put(&q, I(16)), -ENOMEM);
+    CIO_ASSERT_EQ(cio_queue_size(&q), 16);
+    CIO_ASSERT_EQ(cio_queue_put(&q, I(16)), 0); /* and works again */
+    void *v;
+    for (int i = 0; i <= 16; i++) {
+        CIO_ASSERT_EQ(cio_queue_get(&q, &v), 0);
+        CIO_ASSERT_EQ(V(v), i);
+        CIO_ASSERT_EQ(cio_queue_task_done(&q), 0);
+    }
+    CIO_ASSERT_EQ(cio_queue_task_done(&q), -EINVAL); /* the failed put counted nothing */
+    CIO_ASSERT_EQ(cio_queue_destroy(&q), 0);
+}
