@@ -532,6 +532,8 @@ CIO_TEST(barrier_errors) {
     CIO_ASSERT_EQ(cio_barrier_init(&b, 0), -EINVAL);
     CIO_ASSERT_EQ(cio_barrier_init(NULL, 2), -EINVAL);
     CIO_ASSERT_EQ(cio_barrier_wait(NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_barrier_init(&b, 4), 0);
+    CIO_ASSERT_EQ(cio_barrier_parties(&b), 4);
     cio_barrier one = CIO_BARRIER_INIT(1);
     CIO_ASSERT_EQ(cio_barrier_wait(&one), 0); /* a party of one never waits */
 }

@@ -375,3 +375,25 @@ CIO_TEST_VCLOCK(gencm_in_with_block) {
     CIO_ASSERT_EQ(rc, -EAGAIN);
     CIO_ASSERT_STREQ(trace, "setup E;in E;teardown E(-11,0);");
 }
+
+static int slow_teardown(cio_gencm *g, void *arg) {
+    (void)arg;
+    int st = cio_gencm_yield(g, NULL);
+    int rc = cio_sleep(60 * CIO_SEC);
+    note("teardown(%d,%d);", st, rc);
+    return st;
+}
+
+CIO_TEST_VCLOCK(gencm_teardown_is_bounded_by_the_grace_deadline) {
+    trace[0] = 0;
+    cio_gencm g;
+    cio_gencm_init(&g, slow_teardown, NULL);
+    cio_task *t = cio_spawn(with_gen_task, &g);
+    cio_yield();
+    int64_t t0 = cio_now();
+    cio_cancel(t);
+    /* the caller waited the grace period, then the manager was cancelled */
+    CIO_ASSERT_EQ(cio_join(t), -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_now() - t0, CIO_CLEANUP_GRACE);
+    CIO_ASSERT_STREQ(trace, "body;teardown(-125,-125);");
+}

@@ -140,8 +140,9 @@ CIO_API int cio_barrier_wait(cio_barrier *b);
 CIO_API void cio_barrier_abort(cio_barrier *b);
 /* Returns to the empty state; tasks waiting now get CIO_EBROKEN. */
 CIO_API void cio_barrier_reset(cio_barrier *b);
-/* Tasks currently waiting, and whether the barrier is broken. */
+/* Tasks currently waiting; the number of parties; whether it is broken. */
 CIO_API unsigned cio_barrier_n_waiting(const cio_barrier *b);
+CIO_API unsigned cio_barrier_parties(const cio_barrier *b);
 CIO_API bool cio_barrier_broken(const cio_barrier *b);
 
 /* ---- blocks: `async with lock:` ----------------------------------------- */

@@ -61,4 +61,5 @@ void cio_barrier_reset(cio_barrier *b) {
 }
 
 unsigned cio_barrier_n_waiting(const cio_barrier *b) { return b ? b->count : 0; }
+unsigned cio_barrier_parties(const cio_barrier *b) { return b ? b->parties : 0; }
 bool cio_barrier_broken(const cio_barrier *b) { return b && b->broken; }
