@@ -493,6 +493,7 @@ int cio_to_thread(cio_fn fn, void *arg) {
     }
     c->job.work = call_work;
     c->job.release = call_recycle;
+    c->job.abandoned = false;
     c->fn = fn;
     c->arg = arg;
     rc = cio__job_run(&c->job);
