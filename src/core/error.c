@@ -36,15 +36,18 @@ static char *errbuf(void) {
     cio_task *t = cio__tls_loop ? cio__tls_loop->cur : NULL;
     if (!t)
         return thread_errmsg;
-    if (!t->errmsg)
-        t->errmsg = cio__malloc(ERRMSG_SIZE);
-    return t->errmsg;
+    cio__extra *x = cio__task_extra(t);
+    if (x && !x->errmsg)
+        x->errmsg = cio__malloc(ERRMSG_SIZE);
+    return x ? x->errmsg : NULL;
 }
 
 const char *cio_errmsg(void) {
     cio_task *t = cio__tls_loop ? cio__tls_loop->cur : NULL;
-    if (t)
-        return t->errmsg ? t->errmsg : "";
+    if (t) {
+        const char *m = cio__task_msg(t);
+        return m ? m : "";
+    }
     return thread_errmsg;
 }
 
@@ -70,8 +73,9 @@ int cio__seterr_code(int code, const char *what) {
 /* Copies a finished task's message to the collecting task (the C form of an
  * exception travelling up through await). */
 void cio__errmsg_propagate(const cio_task *from) {
-    if (from->errmsg && from->errmsg[0])
-        cio_seterr(0, "%s", from->errmsg);
+    const char *m = cio__task_msg(from);
+    if (m && m[0] && (!cio__tls_loop || cio__tls_loop->cur != from))
+        cio_seterr(0, "%s", m);
 }
 
 static cio__report_fn report_hook;

@@ -22,12 +22,13 @@ static void cancel_running(cio_group *g) {
         cio_cancel(g->tasks[i]);
 }
 
-static void group_done(cio__watcher *w, cio_task *t) {
+static void group_done(cio__watcher *w, cio_task *t, int index) {
     cio_group *g = (cio_group *)w;
-    size_t i = t->watch_data;
+    size_t i = (size_t)index;
     g->status[i] = t->result;
-    if (t->result < 0 && t->errmsg && t->errmsg[0])
-        g->msgs[i] = cio__strdup(t->errmsg);
+    const char *m = cio__task_msg(t);
+    if (t->result < 0 && m && m[0])
+        g->msgs[i] = cio__strdup(m);
     if (t->result < 0 && t->result != -ECANCELED && !g->failed) {
         g->failed = true;
         g->first_err = t->result;
@@ -88,9 +89,9 @@ cio_task *cio_group_spawn_with(cio_group *g, cio_fn fn, void *arg, const cio_spa
     if (!t)
         return NULL;
     if (!g->loop)
-        g->loop = t->loop;
+        g->loop = cio__tls_loop;
     t->watcher = &g->base;
-    t->watch_data = g->n;
+    t->result = (int)g->n; /* the index comes back to group_done */
     g->tasks[g->n] = t;
     g->status[g->n] = 0;
     g->msgs[g->n] = NULL;
@@ -160,7 +161,7 @@ void cio_group_free(cio_group *g) {
     for (size_t i = 0; i < g->n; i++) {
         cio_task *t = g->tasks[i];
         if (t->state == CIO__DONE) {
-            cio__task_release(t->loop, t);
+            cio__task_release(g->loop, t);
         } else { /* still running: cancel it and let it free itself */
             t->watcher = NULL;
             t->flags |= CIO__DETACHED;

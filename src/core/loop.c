@@ -290,18 +290,19 @@ void cio__watch_stop(cio__watch *w) {
 /* ---- timers ---- */
 
 static void fire_timers(cio_loop *L) {
-    cio_task *t;
-    while ((t = cio__timer_min(&L->timers)) && L->timers.a[0].deadline <= L->now) {
+    cio__body *b;
+    while ((b = cio__timer_min(&L->timers)) && L->timers.a[0].deadline <= L->now) {
         cio__timer_pop(L);
+        cio_task *t = b->task;
         if (t->state != CIO__PARKED)
             continue;
         int code = cio__interrupt_code(L, t);
-        if (!code && t->own_deadline <= L->now)
+        if (!code && b->own_deadline <= L->now)
             code = CIO__DEADLINE;
         if (code)
             cio__unpark(L, t, code);
         else /* a scope deadline moved later: wait for the new one */
-            cio__timer_arm(L, t, cio__scope_deadline(t));
+            cio__timer_arm(L, b, cio__scope_deadline(t));
     }
 }
 
@@ -309,7 +310,7 @@ static void fire_timers(cio_loop *L) {
 
 static void iterate(cio_loop *L) {
     bool idle = L->rq_head == NULL && atomic_load(&L->wake_pending) == 0;
-    cio_task *t = cio__timer_min(&L->timers);
+    cio__body *t = cio__timer_min(&L->timers);
     if (!idle) {
         cio__poll_wait(L, 0);
     } else if (!L->virtual_clock) {

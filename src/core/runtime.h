@@ -28,6 +28,7 @@ typedef struct cio__stack {
     const uint64_t *canary;   /* the word an overflow would clobber first */
     unsigned valgrind_id;
     bool guarded;
+    uint16_t color;           /* bytes the body and frames start below the top */
     uint64_t top_canary;      /* the highest word of the stack's mapping */
 } cio__stack;
 
@@ -75,49 +76,64 @@ enum cio__task_flags {
     CIO__QUEUED = 4, /* in the run queue (NEW tasks too) */
 };
 
-/* Observes a task's completion; at most one per task (the collector). */
+/* Observes a task's completion; at most one per task (the collector).
+ * index is what the watcher stored with cio__task_set_watch_index. */
 typedef struct cio__watcher cio__watcher;
 struct cio__watcher {
-    void (*done)(cio__watcher *w, cio_task *t);
+    void (*done)(cio__watcher *w, cio_task *t, int index);
 };
 
+/* What a task needs only while it runs or waits. It lives at the top of the
+ * task's stack, under the stack descriptor, so it costs no memory of its
+ * own, and a short task that reuses a warm stack touches no new line. */
+typedef struct cio__body {
+    cio__ctx ctx;
+    cio_task *task;
+    cio_loop *loop;
+    cio__stack *stack;
+    cio_scope *scope;         /* innermost cancel scope */
+    cio__waiter *waiter;      /* set while parked in a waitq */
+    int64_t own_deadline;     /* the deadline the park call itself asked for */
+    int64_t deadline;         /* timer deadline while armed */
+    uint64_t seq;             /* timer tie-break: FIFO among equal deadlines */
+    int wake;                 /* value handed over by cio__wake */
+    uint32_t heap_idx;        /* timer: position + 1 in the heap, 0 = unarmed */
+#ifdef CIO__TSAN
+    void *fiber;
+#endif
+} cio__body;
+
+/* Rarely needed per-task data, allocated on first use. */
+typedef struct cio__extra {
+    uint64_t id;              /* assigned on first use, unique per loop */
+    char *name;
+    char *errmsg;
+} cio__extra;
+
+/* The task handle: one cache line, all that spawning, running a task that
+ * never suspends and collecting it touch. A million tasks waiting to run
+ * cost 64 MB, not more. */
 struct cio_task {
-    /* First cache line: all that spawning, running a task that never
-     * suspends, and collecting it touch. */
     cio_task *next;           /* run queue / free list */
     cio_fn fn;
     void *arg;
     cio__watcher *watcher;
-    cio__stack *stack;
+    cio__body *body;          /* NULL before the first run and after the end */
     void *ctxvars;
-    char *errmsg;             /* lazily allocated */
-    int result;
+    cio__extra *extra;
+    int result;               /* before the end: the watcher's index */
     uint8_t state;
     uint8_t flags;
-    /* Set at spawn or when the task first runs. */
-    char *name;               /* lazily allocated */
-    size_t stack_size;        /* requested; 0 = loop default */
-    uint64_t id;
-    uintptr_t watch_data;     /* for the watcher (e.g. index in a group) */
-    cio_loop *loop;
-    cio_scope *scope;         /* innermost cancel scope */
-    cio__waiter *waiter;      /* set while parked in a waitq */
-    int wake;                 /* value handed over by cio__wake */
-    uint32_t heap_idx;        /* timer: position + 1 in the heap, 0 = unarmed */
-    int64_t deadline;         /* timer deadline while armed */
-    int64_t own_deadline;     /* the deadline the park call itself asked for */
-    uint64_t seq;             /* timer tie-break: FIFO among equal deadlines */
-    cio__ctx ctx;
-#ifdef CIO__TSAN
-    void *fiber;
-#endif
+    uint16_t stack_pages;     /* requested stack size in pages; 0 = default */
 };
+
+_Static_assert(sizeof(struct cio_task) <= 64, "a task handle must fit one cache line");
 
 /* ---- timers (timer.c): a 4-ary heap of (deadline, task) ---- */
 
 typedef struct cio__heap_entry {
     int64_t deadline;
-    cio_task *task;
+    cio__body *body;
 } cio__heap_entry;
 
 typedef struct cio__heap {
@@ -127,10 +143,10 @@ typedef struct cio__heap {
     uint64_t seq;
 } cio__heap;
 
-int cio__timer_arm(cio_loop *L, cio_task *t, int64_t deadline);
-void cio__timer_cancel(cio_loop *L, cio_task *t);
-static inline cio_task *cio__timer_min(const cio__heap *h) { return h->n ? h->a[0].task : NULL; }
-cio_task *cio__timer_pop(cio_loop *L);
+int cio__timer_arm(cio_loop *L, cio__body *b, int64_t deadline);
+void cio__timer_cancel(cio_loop *L, cio__body *b);
+static inline cio__body *cio__timer_min(const cio__heap *h) { return h->n ? h->a[0].body : NULL; }
+cio__body *cio__timer_pop(cio_loop *L);
 void cio__heap_free(cio__heap *h);
 
 /* ---- the poller backend (src/poll/) ---- */
@@ -243,5 +259,10 @@ size_t cio__stack_guard_budget(void);
 
 /* error.c */
 void cio__errmsg_propagate(const cio_task *from);
+/* The task's extra record, allocated on first use (NULL if out of memory). */
+cio__extra *cio__task_extra(cio_task *t);
+static inline const char *cio__task_msg(const cio_task *t) {
+    return t->extra && t->extra->errmsg ? t->extra->errmsg : NULL;
+}
 
 #endif

@@ -41,17 +41,17 @@ static inline void after_switch(cio_loop *L, void *fake_stack) {
 
 /* to == NULL switches to the loop's context. dying: from never resumes. */
 static inline void do_switch(cio_loop *L, cio__ctx *from, cio_task *to, bool dying) {
-    cio__ctx *dst = to ? &to->ctx : &L->ctx;
+    cio__ctx *dst = to ? &to->body->ctx : &L->ctx;
     void *fake = NULL;
 #ifdef CIO__ASAN
-    const void *lo = to ? (const void *)to->stack->lo : L->main_stack_lo;
-    size_t size = to ? to->stack->size : L->main_stack_size;
+    const void *lo = to ? (const void *)to->body->stack->lo : L->main_stack_lo;
+    size_t size = to ? to->body->stack->size : L->main_stack_size;
     __sanitizer_start_switch_fiber(dying ? NULL : &fake, lo, size);
 #else
     (void)dying;
 #endif
 #ifdef CIO__TSAN
-    __tsan_switch_to_fiber(to ? to->fiber : L->fiber, 0);
+    __tsan_switch_to_fiber(to ? to->body->fiber : L->fiber, 0);
 #endif
     cio__ctx_switch(from, dst);
     after_switch(L, fake);
@@ -59,17 +59,24 @@ static inline void do_switch(cio_loop *L, cio__ctx *from, cio_task *to, bool dyi
 
 static void task_entry(void);
 
-static void task_fail_early(cio_task *t, int code, const char *msg) {
-    if (!t->errmsg)
-        t->errmsg = cio__malloc(256);
-    if (t->errmsg)
-        snprintf(t->errmsg, 256, "%s", msg);
-    cio__task_complete(t->loop, t, code);
+static void task_fail_early(cio_loop *L, cio_task *t, int code, const char *msg) {
+    cio__extra *x = cio__task_extra(t);
+    if (x && !x->errmsg)
+        x->errmsg = cio__malloc(256);
+    if (x && x->errmsg)
+        snprintf(x->errmsg, 256, "%s", msg);
+    cio__task_complete(L, t, code);
 }
 
-/* Gives a never-run task a stack (reuse, if it fits) and a context. Returns
- * false if the task ended here instead: cancelled before it ever ran, or
- * no memory for a stack. */
+/* The body sits under the stack descriptor (and the stack's colour offset,
+ * see stack.c), on its own cache line; the task's frames start below it. */
+static inline cio__body *body_of(cio__stack *s) {
+    return (cio__body *)(((uintptr_t)s - s->color - sizeof(cio__body)) & ~(uintptr_t)63);
+}
+
+/* Gives a never-run task a stack (reuse, if it fits), a body and a
+ * context. Returns false if the task ended here instead: cancelled before
+ * it ever ran, or no memory for a stack. */
 static bool prepare(cio_loop *L, cio_task *t, cio__stack *reuse) {
     if (cio__likely(t->state != CIO__NEW))
         return true;
@@ -77,23 +84,29 @@ static bool prepare(cio_loop *L, cio_task *t, cio__stack *reuse) {
         cio__task_complete(L, t, -ECANCELED);
         return false;
     }
-    t->scope = NULL;
-    t->waiter = NULL;
-    t->heap_idx = 0;
-    size_t want = t->stack_size ? t->stack_size : L->default_stack;
-    if (reuse && reuse->size + 64 == want) {
-        t->stack = reuse;
-        return true;
+    size_t want = t->stack_pages ? (size_t)t->stack_pages * L->page : L->default_stack;
+    cio__stack *s = reuse;
+    if (!reuse || reuse->size + 64 != want) {
+        s = cio__stack_get(L, want);
+        if (!s) {
+            task_fail_early(L, t, -ENOMEM, "spawn: cannot map a task stack");
+            return false;
+        }
     }
-    t->stack = cio__stack_get(L, want);
-    if (!t->stack) {
-        task_fail_early(t, -ENOMEM, "spawn: cannot map a task stack");
-        return false;
-    }
-    cio__ctx_make(&t->ctx, t->stack->lo, t->stack->size, task_entry);
+    cio__body *b = body_of(s);
+    b->task = t;
+    b->loop = L;
+    b->stack = s;
+    b->scope = NULL;
+    b->waiter = NULL;
+    b->heap_idx = 0;
+    t->body = b;
+    if (s != reuse) {
+        cio__ctx_make(&b->ctx, s->lo, (size_t)((char *)b - s->lo), task_entry);
 #ifdef CIO__TSAN
-    t->fiber = __tsan_create_fiber(0);
+        b->fiber = __tsan_create_fiber(0);
 #endif
+    }
     return true;
 }
 
@@ -133,11 +146,11 @@ static void debug_slow_check(cio_loop *L, cio_task *t) {
     if (ran > L->slow_task_ns)
         cio__report(2, "task '%s' (id %llu) ran %.1f ms without suspending: "
                        "a blocking call inside a task stalls every task on the loop",
-                    cio_task_name(t), (unsigned long long)t->id, (double)ran / 1e6);
+                    cio_task_name(t), (unsigned long long)cio_task_id(t), (double)ran / 1e6);
 }
 
 void cio__suspend(cio_loop *L, cio_task *cur) {
-    if (cio__unlikely(!cio__stack_intact(cur->stack)))
+    if (cio__unlikely(!cio__stack_intact(cur->body->stack)))
         cio__stack_overflow(cur);
     if (cio__unlikely(L->debug))
         debug_slow_check(L, cur);
@@ -152,7 +165,7 @@ void cio__suspend(cio_loop *L, cio_task *cur) {
         if (cio__unlikely(L->debug))
             L->run_start = cio__clock();
     }
-    do_switch(L, &cur->ctx, n, false);
+    do_switch(L, &cur->body->ctx, n, false);
 }
 
 void cio__run_ready(cio_loop *L) {
@@ -173,23 +186,21 @@ static void task_entry(void) {
     for (;;) {
         cio_task *t = L->cur;
         int result = t->fn(t->arg);
-        cio__stack *s = t->stack;
+        cio__stack *s = t->body->stack;
         if (cio__unlikely(!cio__stack_intact(s)))
             cio__stack_overflow(t);
         if (cio__unlikely(L->debug))
             debug_slow_check(L, t);
 #ifdef CIO__TSAN
-        void *fiber = t->fiber;
-        t->fiber = NULL;
+        void *fiber = t->body->fiber;
 #endif
-        t->stack = NULL;
         cio__task_complete(L, t, result); /* may free t */
         cio_task *n = next_task(L, s);
         if (n && cio__unlikely(L->debug))
             L->run_start = cio__clock();
-        if (n && n->stack == s) { /* run the next new task right here */
+        if (n && n->body->stack == s) { /* run the next new task right here */
 #ifdef CIO__TSAN
-            n->fiber = fiber;
+            n->body->fiber = fiber;
 #endif
             L->cur = n;
             n->state = CIO__RUNNING;
@@ -211,7 +222,7 @@ static void task_entry(void) {
 /* ---- interruption: cancellation and cancel scopes ---- */
 
 int cio__interrupt_code(cio_loop *L, cio_task *t) {
-    for (cio_scope *s = t->scope; s; s = s->parent) {
+    for (cio_scope *s = t->body->scope; s; s = s->parent) {
         if (s->deadline <= L->now) {
             s->flags |= 2; /* SCOPE_HIT, see scope.c */
             return -ETIMEDOUT;
@@ -224,7 +235,7 @@ int cio__interrupt_code(cio_loop *L, cio_task *t) {
 
 int64_t cio__scope_deadline(const cio_task *t) {
     int64_t d = CIO_FOREVER;
-    for (const cio_scope *s = t->scope; s; s = s->parent) {
+    for (const cio_scope *s = t->body->scope; s; s = s->parent) {
         if (s->deadline < d)
             d = s->deadline;
         if (s->flags & 1)
@@ -238,7 +249,7 @@ int cio__interrupted(void) {
     cio_task *t = L ? L->cur : NULL;
     if (!t)
         return 0;
-    if (cio__likely(!t->scope && !(t->flags & CIO__CANCELLED)))
+    if (cio__likely(!t->body->scope && !(t->flags & CIO__CANCELLED)))
         return 0;
     return cio__interrupt_code(L, t);
 }
@@ -255,19 +266,19 @@ int cio__check_in_task(const char *fn) {
 static inline __attribute__((always_inline)) int park_now(cio_loop *L, cio_task *t,
                                                           int64_t deadline) {
     int64_t d = deadline;
-    if (t->scope) {
+    if (t->body->scope) {
         int64_t sd = cio__scope_deadline(t);
         if (sd < d)
             d = sd;
     }
-    t->own_deadline = deadline;
-    if (d != CIO_FOREVER && cio__timer_arm(L, t, d) < 0)
+    t->body->own_deadline = deadline;
+    if (d != CIO_FOREVER && cio__timer_arm(L, t->body, d) < 0)
         return cio_seterr(-ENOMEM, "cannot arm a timer: out of memory");
     t->state = CIO__PARKED;
     cio__suspend(L, t);
-    if (t->heap_idx)
-        cio__timer_cancel(L, t);
-    return t->wake;
+    if (t->body->heap_idx)
+        cio__timer_cancel(L, t->body);
+    return t->body->wake;
 }
 
 int cio__park(int64_t deadline) {
@@ -275,7 +286,7 @@ int cio__park(int64_t deadline) {
     cio_task *t = L ? L->cur : NULL;
     if (cio__unlikely(!t))
         return cio__check_in_task("cio__park");
-    if (cio__unlikely(t->scope || (t->flags & CIO__CANCELLED))) {
+    if (cio__unlikely(t->body->scope || (t->flags & CIO__CANCELLED))) {
         int code = cio__interrupt_code(L, t);
         if (code)
             return code;
@@ -286,19 +297,19 @@ int cio__park(int64_t deadline) {
 bool cio__task_parked(const cio_task *t) { return t && t->state == CIO__PARKED; }
 
 void cio__unpark(cio_loop *L, cio_task *t, int code) {
-    if (t->waiter) {
-        if (t->waiter->q)
-            cio__waitq_remove(t->waiter->q, t->waiter);
-        t->waiter = NULL;
+    if (t->body->waiter) {
+        if (t->body->waiter->q)
+            cio__waitq_remove(t->body->waiter->q, t->body->waiter);
+        t->body->waiter = NULL;
     }
-    t->wake = code;
+    t->body->wake = code;
     make_ready(L, t);
 }
 
 void cio__wake(cio_task *t, int result) {
     if (!t || t->state != CIO__PARKED)
         return;
-    cio__unpark(t->loop, t, result);
+    cio__unpark(t->body->loop, t, result);
 }
 
 /* ---- yielding ---- */
@@ -308,7 +319,7 @@ int cio_yield(void) {
     cio_task *t = L ? L->cur : NULL;
     if (cio__unlikely(!t))
         return cio__check_in_task("cio_yield");
-    if (cio__unlikely(t->scope || (t->flags & CIO__CANCELLED))) {
+    if (cio__unlikely(t->body->scope || (t->flags & CIO__CANCELLED))) {
         int code = cio__interrupt_code(L, t);
         if (code)
             return code;
@@ -341,7 +352,7 @@ int cio__waitq_wait_until(cio__waitq *q, cio__waiter *w, int64_t deadline) {
     cio_task *t = L ? L->cur : NULL;
     if (cio__unlikely(!t))
         return cio__check_in_task("wait");
-    if (cio__unlikely(t->scope || (t->flags & CIO__CANCELLED))) {
+    if (cio__unlikely(t->body->scope || (t->flags & CIO__CANCELLED))) {
         int code = cio__interrupt_code(L, t);
         if (code)
             return code;
@@ -355,9 +366,9 @@ int cio__waitq_wait_until(cio__waitq *q, cio__waiter *w, int64_t deadline) {
     else
         q->head = w;
     q->tail = w;
-    t->waiter = w;
+    t->body->waiter = w;
     int r = park_now(L, t, deadline);
-    t->waiter = NULL;
+    t->body->waiter = NULL;
     if (cio__unlikely(w->q != NULL)) /* arming the timer failed */
         waitq_remove(q, w);
     return r == CIO__DEADLINE ? -ETIMEDOUT : r;
@@ -371,8 +382,8 @@ static inline __attribute__((always_inline)) void wake_waiter(cio__waiter *w, in
     cio_task *t = w->task;
     if (w->q)
         waitq_remove(w->q, w);
-    t->waiter = NULL;
-    t->wake = result;
+    t->body->waiter = NULL;
+    t->body->wake = result;
     make_ready(cio__tls_loop, t);
 }
 

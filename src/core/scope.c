@@ -19,8 +19,8 @@ static void scope_push(cio_scope *s, int64_t deadline, uint32_t flags) {
         s->parent = NULL;
         return;
     }
-    s->parent = t->scope;
-    t->scope = s;
+    s->parent = t->body->scope;
+    t->body->scope = s;
 }
 
 static int64_t after(int64_t ns) {
@@ -40,12 +40,12 @@ static int scope_pop(cio_scope *s, const char *fn) {
     s->magic = 0;
     if (!t)
         return cio_seterr(-EPERM, "%s: scope begun outside a task", fn);
-    if (t->scope != s) {
+    if (t->body->scope != s) {
         cio__report(3, "%s: scopes must end in reverse order of beginning (task '%s')", fn,
                     cio_task_name(t));
         abort();
     }
-    t->scope = s->parent;
+    t->body->scope = s->parent;
     return (s->flags & SCOPE_HIT) ? -ETIMEDOUT : 0;
 }
 

@@ -63,6 +63,12 @@ static cio__stack *stack_init(char *lo, size_t size, bool guarded) {
     s->all = NULL;
     s->guarded = guarded;
     s->top_canary = CIO__CANARY;
+    /* Stacks are page-aligned, so every task's body and top frames would
+     * share their low 12 address bits: a store to one and a load from the
+     * next then collide (4K aliasing) and land in the same cache sets.
+     * Start each stack at one of 16 offsets within its top page. */
+    static __thread unsigned next_color;
+    s->color = (uint16_t)((next_color++ % 16) * 128);
     /* Below a slab stack lies the top of its neighbour (or the slab's
      * sentinel page), whose last word is a canary. */
     s->canary = guarded ? &s->top_canary : (const uint64_t *)(lo - 8);
@@ -201,7 +207,8 @@ void cio__stack_overflow(cio_task *t) {
     int n = snprintf(msg, sizeof msg,
                      "cio: stack overflow in task '%s' (id %llu, stack %zu bytes); "
                      "give it a larger stack_size in cio_spawn_with\n",
-                     cio_task_name(t), (unsigned long long)t->id, t->stack->size + 64);
+                     cio_task_name(t), (unsigned long long)cio_task_id(t),
+                     t->body->stack->size + 64);
     if (write(2, msg, (size_t)n) < 0) {
     }
     abort();
@@ -213,8 +220,8 @@ __attribute__((unused)) static void on_segv(int sig, siginfo_t *si, void *uc) {
     (void)uc;
     cio_loop *L = cio__tls_loop;
     cio_task *t = L ? L->cur : NULL;
-    if (t && t->stack && t->stack->guarded) {
-        char *addr = si->si_addr, *lo = t->stack->lo;
+    if (t && t->body && t->body->stack->guarded) {
+        char *addr = si->si_addr, *lo = t->body->stack->lo;
         if (addr < lo && addr >= lo - L->page - 4096)
             cio__stack_overflow(t);
     }

@@ -55,30 +55,32 @@ cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
     cio_task *t = cio__task_alloc(L);
     if (!t)
         goto nomem;
-    /* Only what is read before the task first runs; prepare() in sched.c
-     * sets the rest, so a short task touches as few cache lines as can be. */
+    /* One cache line: the body is set up when the task first runs. */
     t->fn = fn;
     t->arg = arg;
     t->watcher = NULL;
-    t->stack = NULL;
+    t->body = NULL;
     t->ctxvars = NULL;
-    t->errmsg = NULL;
+    t->extra = NULL;
     t->result = 0;
     t->state = CIO__NEW;
     t->flags = 0;
-    t->name = NULL;
-    t->stack_size = 0;
-    t->id = ++L->next_id;
-    t->loop = L;
+    t->stack_pages = 0;
     if (opts) {
-        if (opts->name && !(t->name = cio__strdup(opts->name))) {
+        if (opts->name && cio_task_set_name(t, opts->name) < 0) {
+            cio__free(t->extra);
             t->next = L->free_tasks;
             L->free_tasks = t;
             goto nomem;
         }
         if (opts->stack_size) {
-            size_t s = (opts->stack_size + 64 + L->page - 1) & ~(L->page - 1);
-            t->stack_size = s < 16384 ? 16384 : s;
+            /* room for the descriptor and the body at the top */
+            size_t pages = (opts->stack_size + 512 + L->page - 1) / L->page;
+            if (pages < 16384 / L->page)
+                pages = 16384 / L->page;
+            if (pages > UINT16_MAX)
+                pages = UINT16_MAX;
+            t->stack_pages = (uint16_t)pages;
         }
     }
     if (cio__ctx_inherit_hook && L->cur && L->cur->ctxvars)
@@ -96,17 +98,26 @@ nomem:
 cio_task *cio_spawn(cio_fn fn, void *arg) { return cio_spawn_with(fn, arg, NULL); }
 
 static void report_unretrieved(cio_task *t) {
-    if (t->result < 0 && t->result != -ECANCELED)
+    if (t->result < 0 && t->result != -ECANCELED) {
+        const char *m = cio__task_msg(t);
         cio__report(3, "task '%s' (id %llu) failed and nobody collected it: %s%s%s",
-                    cio_task_name(t), (unsigned long long)t->id, cio_strerror(t->result),
-                    t->errmsg && t->errmsg[0] ? ": " : "", t->errmsg ? t->errmsg : "");
+                    cio_task_name(t), (unsigned long long)cio_task_id(t),
+                    cio_strerror(t->result), m && m[0] ? ": " : "", m ? m : "");
+    }
+}
+
+cio__extra *cio__task_extra(cio_task *t) {
+    if (!t->extra)
+        t->extra = cio__calloc(1, sizeof(cio__extra));
+    return t->extra;
 }
 
 void cio__task_release(cio_loop *L, cio_task *t) {
-    if (cio__unlikely(t->errmsg || t->name)) {
-        cio__free(t->errmsg);
-        cio__free(t->name);
-        t->errmsg = t->name = NULL;
+    if (cio__unlikely(t->extra != NULL)) {
+        cio__free(t->extra->errmsg);
+        cio__free(t->extra->name);
+        cio__free(t->extra);
+        t->extra = NULL;
     }
     t->state = CIO__FREE;
     L->handles--;
@@ -115,8 +126,10 @@ void cio__task_release(cio_loop *L, cio_task *t) {
 }
 
 void cio__task_complete(cio_loop *L, cio_task *t, int result) {
+    int index = t->result; /* the watcher's, until now */
     t->result = result;
     t->state = CIO__DONE;
+    t->body = NULL;
     L->alive--;
     if (t->ctxvars && cio__ctx_release_hook) {
         cio__ctx_release_hook(t->ctxvars);
@@ -125,7 +138,7 @@ void cio__task_complete(cio_loop *L, cio_task *t, int result) {
     cio__watcher *w = t->watcher;
     if (w) {
         t->watcher = NULL;
-        w->done(w, t);
+        w->done(w, t, index);
     } else if (t->flags & CIO__DETACHED) {
         report_unretrieved(t);
         cio__task_release(L, t);
@@ -137,7 +150,7 @@ int cio__collect(cio_task *self, cio_task *t) {
     int r = t->result;
     if (r < 0)
         cio__errmsg_propagate(t);
-    cio__task_release(t->loop, t);
+    cio__task_release(cio__tls_loop, t);
     return r;
 }
 
@@ -148,8 +161,8 @@ struct join_watch {
     cio_task *waiter;
 };
 
-static void join_done(cio__watcher *w, cio_task *t) {
-    (void)t;
+static void join_done(cio__watcher *w, cio_task *t, int index) {
+    (void)t, (void)index;
     cio__wake(((struct join_watch *)w)->waiter, 0);
 }
 
@@ -189,7 +202,7 @@ static int check_handle(cio_task *t, const char *fn) {
         return cio_seterr(-EINVAL, "%s: task handle was already released", fn);
     if (t == cio__tls_loop->cur)
         return cio_seterr(-EDEADLK, "%s: a task cannot wait for itself", fn);
-    if (t->loop != cio__tls_loop)
+    if (t->body && t->body->loop != cio__tls_loop)
         return cio_seterr(-EXDEV, "%s: task belongs to another thread's loop", fn);
     return 0;
 }
@@ -203,7 +216,7 @@ int cio_join(cio_task *t) {
         return rc;
     if (rc < 0) {
         cio__cancel_and_wait(t);
-        cio__task_release(t->loop, t);
+        cio__task_release(cio__tls_loop, t);
         return rc;
     }
     return cio__collect(cio__tls_loop->cur, t);
@@ -226,7 +239,7 @@ int cio_detach(cio_task *t) {
         return cio_seterr(-EBUSY, "cio_detach: task '%s' is being awaited", cio_task_name(t));
     if (t->state == CIO__DONE) {
         report_unretrieved(t);
-        cio__task_release(t->loop, t);
+        cio__task_release(cio__tls_loop, t);
         return 0;
     }
     t->flags |= CIO__DETACHED;
@@ -238,9 +251,9 @@ void cio_cancel(cio_task *t) {
         return;
     t->flags |= CIO__CANCELLED;
     if (t->state == CIO__PARKED) {
-        int code = cio__interrupt_code(t->loop, t);
+        int code = cio__interrupt_code(t->body->loop, t);
         if (code)
-            cio__unpark(t->loop, t, code);
+            cio__unpark(t->body->loop, t, code);
     }
 }
 
@@ -273,19 +286,32 @@ bool cio_task_cancelled(const cio_task *t) {
     return t && (t->flags & CIO__CANCELLED);
 }
 
+uint64_t cio_task_id(const cio_task *t) {
+    if (!t)
+        t = cio__task();
+    cio_loop *L = cio__tls_loop;
+    if (!t || !L)
+        return 0;
+    cio__extra *x = cio__task_extra((cio_task *)t);
+    if (!x)
+        return 0;
+    if (!x->id) /* assigned on first use: spawning stays one cache line */
+        x->id = ++L->next_id;
+    return x->id;
+}
+
 const char *cio_task_name(const cio_task *t) {
     if (!t)
         t = cio__task();
     if (!t)
         return "(loop)";
-    if (!t->name) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)t->id);
-        ((cio_task *)t)->name = cio__strdup(buf);
-        if (!t->name)
-            return "task";
-    }
-    return t->name;
+    if (t->extra && t->extra->name)
+        return t->extra->name;
+    char buf[32];
+    snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)cio_task_id(t));
+    if (cio_task_set_name((cio_task *)t, buf) < 0)
+        return "task";
+    return t->extra->name;
 }
 
 int cio_task_set_name(cio_task *t, const char *name) {
@@ -293,22 +319,18 @@ int cio_task_set_name(cio_task *t, const char *name) {
         t = cio__task();
     if (!t || !name)
         return cio_seterr(-EINVAL, "cio_task_set_name: no task or no name");
-    char *n = cio__strdup(name);
+    cio__extra *x = cio__task_extra(t);
+    char *n = x ? cio__strdup(name) : NULL;
     if (!n)
         return cio_seterr(-ENOMEM, "cio_task_set_name: out of memory");
-    cio__free(t->name);
-    t->name = n;
+    cio__free(x->name);
+    x->name = n;
     return 0;
 }
 
-uint64_t cio_task_id(const cio_task *t) {
-    if (!t)
-        t = cio__task();
-    return t ? t->id : 0;
-}
-
 const char *cio_task_errmsg(const cio_task *t) {
-    return t && t->errmsg ? t->errmsg : "";
+    const char *m = t ? cio__task_msg(t) : NULL;
+    return m ? m : "";
 }
 
 static const char *state_name(int s) {
@@ -325,7 +347,7 @@ void cio_dump_tasks(void) {
         for (size_t i = 0; i < c->n; i++) {
             cio_task *t = &c->tasks[i];
             if (t->state != CIO__FREE)
-                fprintf(stderr, "  task %llu '%s': %s%s\n", (unsigned long long)t->id,
+                fprintf(stderr, "  task %llu '%s': %s%s\n", (unsigned long long)cio_task_id(t),
                         cio_task_name(t), state_name(t->state),
                         t->flags & CIO__CANCELLED ? " (cancelled)" : "");
         }
@@ -353,7 +375,7 @@ size_t cio__loop_reap(cio_loop *L) {
             report_unretrieved(t);
             if (L->debug)
                 cio__report(2, "task '%s' (id %llu) was never joined or detached",
-                            cio_task_name(t), (unsigned long long)t->id);
+                            cio_task_name(t), (unsigned long long)cio_task_id(t));
             cio__task_release(L, t);
         }
     return leaked;

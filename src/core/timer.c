@@ -1,5 +1,5 @@
-/* Timers: a 4-ary min-heap of (deadline, task) entries, with each task's
- * position stored in it for O(log n) cancel. Deadlines sit in the heap
+/* Timers: a 4-ary min-heap of (deadline, task body) entries, with each
+ * task's position stored in its body for O(log n) cancel. Deadlines sit in the heap
  * itself and the four children of a node share one cache line, so sifting
  * through a million timers touches few lines and no task. Equal deadlines
  * fire in the order they were armed (a sequence number breaks ties). */
@@ -9,12 +9,12 @@
 
 static inline bool before(const cio__heap_entry *a, const cio__heap_entry *b) {
     return a->deadline < b->deadline ||
-           (a->deadline == b->deadline && a->task->seq < b->task->seq);
+           (a->deadline == b->deadline && a->body->seq < b->body->seq);
 }
 
 static inline void place(cio__heap *h, size_t i, cio__heap_entry e) {
     h->a[i] = e;
-    e.task->heap_idx = (uint32_t)(i + 1);
+    e.body->heap_idx = (uint32_t)(i + 1);
 }
 
 static void sift_up(cio__heap *h, size_t i) {
@@ -64,7 +64,7 @@ static int grow(cio__heap *h) {
     return 0;
 }
 
-int cio__timer_arm(cio_loop *L, cio_task *t, int64_t deadline) {
+int cio__timer_arm(cio_loop *L, cio__body *t, int64_t deadline) {
     cio__heap *h = &L->timers;
     if (t->heap_idx)
         cio__timer_cancel(L, t);
@@ -77,7 +77,7 @@ int cio__timer_arm(cio_loop *L, cio_task *t, int64_t deadline) {
     return 0;
 }
 
-void cio__timer_cancel(cio_loop *L, cio_task *t) {
+void cio__timer_cancel(cio_loop *L, cio__body *t) {
     cio__heap *h = &L->timers;
     size_t i = t->heap_idx - 1;
     t->heap_idx = 0;
@@ -91,9 +91,9 @@ void cio__timer_cancel(cio_loop *L, cio_task *t) {
         sift_down(h, i);
 }
 
-cio_task *cio__timer_pop(cio_loop *L) {
+cio__body *cio__timer_pop(cio_loop *L) {
     cio__heap *h = &L->timers;
-    cio_task *t = h->a[0].task;
+    cio__body *t = h->a[0].body;
     t->heap_idx = 0;
     cio__heap_entry last = h->a[--h->n];
     if (h->n) {

@@ -59,8 +59,8 @@ struct gather {
     cio_task *waiter;
 };
 
-static void gather_done(cio__watcher *w, cio_task *t) {
-    (void)t;
+static void gather_done(cio__watcher *w, cio_task *t, int index) {
+    (void)t, (void)index;
     struct gather *g = (struct gather *)w;
     if (--g->pending == 0)
         cio__wake(g->waiter, 0);
@@ -95,7 +95,7 @@ int cio_gather(cio_task **ts, size_t n, int *status) {
             first = r;
             cio__errmsg_propagate(ts[i]);
         }
-        cio__task_release(ts[i]->loop, ts[i]);
+        cio__task_release(cio__tls_loop, ts[i]);
     }
     return rc < 0 ? rc : first;
 }
@@ -108,7 +108,8 @@ struct any {
     cio_task *first;
 };
 
-static void any_done(cio__watcher *w, cio_task *t) {
+static void any_done(cio__watcher *w, cio_task *t, int index) {
+    (void)index;
     struct any *a = (struct any *)w;
     if (!a->first) {
         a->first = t;
@@ -163,7 +164,8 @@ struct cio_as_completed {
     size_t n, ndone, taken;
 };
 
-static void ac_done(cio__watcher *w, cio_task *t) {
+static void ac_done(cio__watcher *w, cio_task *t, int index) {
+    (void)index;
     cio_as_completed *it = (cio_as_completed *)w;
     it->done[it->ndone++] = t;
     if (it->waiter)
