@@ -159,10 +159,11 @@ static inline void cio__held_end(cio__held *h) {
     }
 }
 #define CIO__HELD CIO__CAT(cio__held_, __LINE__)
-#define CIO__HELD_BLOCK(prim, acquire, release, rc)                              \
+#define CIO__HELD_BLOCK(p_, acq_, rel_, rc_)                                     \
     for (cio__held CIO__HELD __attribute__((cleanup(cio__held_end))) =           \
-             {(prim), (release), ((rc) = acquire(prim)) == 0},                   \
-         *CIO__ONCE = CIO__HELD.ok ? &CIO__HELD : NULL;                          \
+             {(p_), (rel_), 0},                                                  \
+         *CIO__ONCE = (CIO__HELD.ok = ((rc_) = acq_(CIO__HELD.prim)) == 0)       \
+                          ? &CIO__HELD : NULL;                                   \
          CIO__ONCE; CIO__ONCE = NULL)
 
 static inline int cio__lock_release_v(void *l) { return cio_lock_release((cio_lock *)l); }

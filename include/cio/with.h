@@ -97,10 +97,12 @@ static inline void cio__with_end(cio__with *w) {
  * inside the block to the body's status; when the block is left (normally,
  * or by break/goto/return) exit runs with rc and its result is stored back
  * in rc. (After a return the result is lost: prefer break.) */
-#define CIO_WITH(cmp, rc)                                                      \
+#define CIO_WITH(cm_, rc_)                                                    \
     for (cio__with CIO__WITH __attribute__((cleanup(cio__with_end))) =         \
-             {(cmp), &(rc), ((rc) = cio_with_enter((cmp), NULL)) == 0},        \
-         *CIO__ONCE = CIO__WITH.entered ? &CIO__WITH : NULL;                   \
+             {(cm_), &(rc_), 0},                                               \
+         *CIO__ONCE = (CIO__WITH.entered =                                     \
+                           ((rc_) = cio_with_enter(CIO__WITH.cm, NULL)) == 0) \
+                          ? &CIO__WITH : NULL;                                 \
          CIO__ONCE; CIO__ONCE = NULL)
 
 /* ---- exit stacks (AsyncExitStack) --------------------------------------- */
