@@ -310,3 +310,50 @@ CIO_TEST(log_threads_run_exit_flush_and_cio_reports) {
     free(s);
     cio_log_shutdown();
 }
+
+/* ---- the seed's QueueHandler + FileHandler example ---- */
+
+typedef struct {
+    char out[4096];
+    int status;
+} example_run;
+
+static int run_logging_example(void *arg) {
+    example_run *r = arg;
+    const char *build = getenv("CIO_BUILD_DIR");
+    if (!build)
+        return -ENOENT;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd %s && %s/examples/logging_queue 2>&1", cio_test_tmpdir(), build);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(r->out, 1, sizeof r->out - 1, p) : 0;
+    r->out[n] = 0;
+    r->status = p ? pclose(p) : -1;
+    return 0;
+}
+
+/* Output equals examples/expected/logging_queue.txt once each line's time
+ * stamp ("YYYY-MM-DD HH:MM:SS.mmm ") is cut off. */
+CIO_TEST(example_logging_queue) {
+    static example_run r;
+    CIO_ASSERT_EQ(cio_to_thread(run_logging_example, &r), 0);
+    CIO_ASSERT_EQ(r.status, 0);
+    char want[4096] = {0}, path[1024], got[4096] = {0};
+    snprintf(path, sizeof path, "%s/examples/expected/logging_queue.txt",
+             getenv("CIO_SOURCE_DIR") ? getenv("CIO_SOURCE_DIR") : ".");
+    FILE *f = fopen(path, "r");
+    CIO_ASSERT(f != NULL);
+    (void)!fread(want, 1, sizeof want - 1, f);
+    fclose(f);
+    size_t g = 0;
+    for (char *line = r.out; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line + 1) : strlen(line);
+        int y, mo, d, h, mi, s, ms;
+        CIO_ASSERT_EQ(sscanf(line, "%4d-%2d-%2d %2d:%2d:%2d.%3d ", &y, &mo, &d, &h, &mi, &s, &ms), 7);
+        memcpy(got + g, line + 24, len - 24);
+        g += len - 24;
+        line += len;
+    }
+    CIO_ASSERT_STREQ(got, want);
+}

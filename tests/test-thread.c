@@ -6,6 +6,7 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -435,4 +436,50 @@ CIO_TEST(run_threadsafe_between_loops_in_threads) {
     CIO_ASSERT_EQ(cio_to_thread(join_thread, &th), 0);
     sem_destroy(&p.ready);
     sem_destroy(&p.done);
+}
+
+/* ---- the seed's to_thread example ---- */
+
+typedef struct {
+    char out[1024];
+    int status;
+    double seconds;
+} example_run;
+
+static int run_to_thread_example(void *arg) {
+    example_run *r = arg;
+    const char *build = getenv("CIO_BUILD_DIR");
+    if (!build)
+        return -ENOENT;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s/examples/to_thread 2>&1", build);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(r->out, 1, sizeof r->out - 1, p) : 0;
+    r->out[n] = 0;
+    r->status = p ? pclose(p) : -1;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    r->seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    return 0;
+}
+
+/* The blocking second and the sleeping second overlap: about 1 s in all. */
+CIO_TEST(example_to_thread_overlaps_blocking_work_and_sleep) {
+    static example_run r;
+    CIO_ASSERT_EQ(cio_to_thread(run_to_thread_example, &r), 0);
+    CIO_ASSERT_EQ(r.status, 0);
+    const char *want[] = {"started main at ", "start blocking_io at ",
+                          "blocking_io complete at ", "finished main at "};
+    char *line = r.out;
+    for (int i = 0; i < 4; i++) {
+        int h, m, s;
+        CIO_ASSERT(strncmp(line, want[i], strlen(want[i])) == 0);
+        CIO_ASSERT_EQ(sscanf(line + strlen(want[i]), "%2d:%2d:%2d", &h, &m, &s), 3);
+        line = strchr(line, '\n');
+        CIO_ASSERT(line != NULL);
+        line++;
+    }
+    CIO_ASSERT_EQ(*line, 0);
+    CIO_ASSERT(r.seconds >= 1.0 && r.seconds < 1.9);
 }
