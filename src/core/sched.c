@@ -126,20 +126,7 @@ static cio_task *next_task(cio_loop *L, cio__stack *reuse) {
     return NULL;
 }
 
-static inline __attribute__((always_inline)) void make_ready(cio_loop *L, cio_task *t) {
-    t->next = NULL;
-    if (L->rq_tail)
-        L->rq_tail->next = t;
-    else
-        L->rq_head = t;
-    L->rq_tail = t;
-    L->rq_len++;
-    t->flags |= CIO__QUEUED;
-    if (t->state != CIO__NEW)
-        t->state = CIO__READY;
-}
 
-void cio__make_ready(cio_loop *L, cio_task *t) { make_ready(L, t); }
 
 static void debug_slow_check(cio_loop *L, cio_task *t) {
     int64_t ran = cio__clock() - L->run_start;
@@ -303,7 +290,7 @@ void cio__unpark(cio_loop *L, cio_task *t, int code) {
         t->body->waiter = NULL;
     }
     t->body->wake = code;
-    make_ready(L, t);
+    cio__make_ready(L, t);
 }
 
 void cio__wake(cio_task *t, int result) {
@@ -324,7 +311,7 @@ int cio_yield(void) {
         if (code)
             return code;
     }
-    make_ready(L, t);
+    cio__make_ready(L, t);
     cio__suspend(L, t);
     return 0;
 }
@@ -384,7 +371,7 @@ static inline __attribute__((always_inline)) void wake_waiter(cio__waiter *w, in
         waitq_remove(w->q, w);
     t->body->waiter = NULL;
     t->body->wake = result;
-    make_ready(cio__tls_loop, t);
+    cio__make_ready(cio__tls_loop, t);
 }
 
 void cio__wake_waiter(cio__waiter *w, int result) { wake_waiter(w, result); }

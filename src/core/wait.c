@@ -13,11 +13,12 @@ static int check_tasks(cio_task **ts, size_t n, const char *fn) {
         return rc;
     if (n && !ts)
         return cio_seterr(-EINVAL, "%s: task array is NULL", fn);
+    cio_task *self = cio__task();
     for (size_t i = 0; i < n; i++) {
         cio_task *t = ts[i];
         if (!t || t->state == CIO__FREE)
             return cio_seterr(-EINVAL, "%s: task %zu is NULL or already released", fn, i);
-        if (t == cio__task())
+        if (t == self)
             return cio_seterr(-EDEADLK, "%s: a task cannot wait for itself", fn);
         if (t->watcher)
             return cio_seterr(-EBUSY, "%s: task %zu ('%s') is already being awaited", fn, i,
