@@ -72,6 +72,9 @@ struct cio_stream {
 
 /* Sets SIGPIPE to ignored if it is at its default (once per process). */
 void cio__net_init(void);
+/* cio_stream_open_fd for an fd already non-blocking and close-on-exec
+ * (from accept4 or socket with SOCK_NONBLOCK). */
+int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts);
 /* Makes fd non-blocking and close-on-exec. 0 or -errno. */
 int cio__sock_nonblock(int fd);
 /* Waits on s's fd for a transport result (-EAGAIN in direction dir, or a

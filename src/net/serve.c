@@ -68,7 +68,7 @@ static int conn_main(void *arg) {
     conn *c = arg;
     cio_server *srv = c->srv;
     cio_stream *s = NULL;
-    int rc = cio_stream_open_fd(&s, c->fd, &srv->opts.stream);
+    int rc = cio__stream_new(&s, c->fd, &srv->opts.stream);
     if (rc == 0)
         s->peer = c->peer;
     if (rc == 0 && srv->opts.tls_ctx)

@@ -168,20 +168,14 @@ static void apply_opts(cio_stream *s, const cio_stream_opts *o) {
         s->wlow = s->whigh;
 }
 
-int cio_stream_open_fd(cio_stream **out, int fd, const cio_stream_opts *opts) {
+int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts) {
     *out = NULL;
-    cio__net_init();
-    int rc = cio__sock_nonblock(fd);
-    if (rc < 0) {
-        close(fd);
-        return cio__seterr_code(rc, "stream: making the socket non-blocking");
-    }
     cio_stream *s = cio__calloc(1, sizeof *s);
     if (!s) {
         close(fd);
         return cio_seterr(-ENOMEM, "stream: out of memory");
     }
-    rc = cio__nfd_open(&s->f, fd);
+    int rc = cio__nfd_open(&s->f, fd);
     if (rc < 0) {
         close(fd);
         cio__free(s);
@@ -192,6 +186,17 @@ int cio_stream_open_fd(cio_stream **out, int fd, const cio_stream_opts *opts) {
     apply_opts(s, opts);
     *out = s;
     return 0;
+}
+
+int cio_stream_open_fd(cio_stream **out, int fd, const cio_stream_opts *opts) {
+    *out = NULL;
+    cio__net_init();
+    int rc = cio__sock_nonblock(fd);
+    if (rc < 0) {
+        close(fd);
+        return cio__seterr_code(rc, "stream: making the socket non-blocking");
+    }
+    return cio__stream_new(out, fd, opts);
 }
 
 static void stream_free(cio_stream *s) {

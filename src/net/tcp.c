@@ -49,7 +49,7 @@ static int connect_one(cio_stream **out, const cio_addr *a, const cio_connect_op
         return cio_seterr(-err, "connect %s: %s", who, strerror(err));
     }
     cio_stream *s;
-    int rc = cio_stream_open_fd(&s, fd, o ? &o->stream : NULL);
+    int rc = cio__stream_new(&s, fd, o ? &o->stream : NULL);
     if (rc < 0)
         return rc;
     if (err == EINPROGRESS) {
