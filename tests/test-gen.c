@@ -184,3 +184,16 @@ CIO_TEST_VCLOCK(gen_misuse) {
     CIO_ASSERT_EQ(cio_join(t), 0);
     CIO_ASSERT_EQ(cio_gen_close(&g), 0);
 }
+
+CIO_TEST_VCLOCK(gen_producer_cancelled_at_its_yield) {
+    trace[0] = 0;
+    cio_gen g;
+    cio_gen_init(&g, count_to, I(5));
+    void *v;
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0);
+    cio_cancel(g.task); /* e.g. the loop shutting down */
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), -ECANCELED);
+    CIO_ASSERT_STREQ(trace, "start;yield-error;");
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), CIO_EEND);
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+}

@@ -47,7 +47,8 @@ struct cio_gen {
 CIO_API int cio_gen_init(cio_gen *g, cio_gen_fn fn, void *arg);
 /* __anext__: runs the producer to its next yield and stores the value in
  * *out. Returns 0; CIO_EEND once the producer returned 0 (again on every
- * later call); the producer's own error if it returned one; -EINVAL;
+ * later call); the producer's own error if it returned one (-ECANCELED
+ * once if the producer task was cancelled, CIO_EEND after); -EINVAL;
  * -EBUSY (another task is in next); -EPERM; or -ECANCELED/-ETIMEDOUT, in
  * which case the generator is closed (the producer is cancelled and waited
  * for, shielded, within CIO_CLEANUP_GRACE). Suspends. */

@@ -73,7 +73,8 @@ int cio_gen_next(cio_gen *g, void **out) {
         return 0;
     }
     if (g->state == FINISHED) {
-        finish(g);
+        if (finish(g) == -ECANCELED) /* the producer task itself was cancelled */
+            return cio_seterr(-ECANCELED, "cio_gen_next: the generator's producer was cancelled");
         return ended(g);
     }
     /* Interrupted while the producer runs: cancellation closes it. */
@@ -96,7 +97,7 @@ int cio_gen_yield(cio_gen *g, void *value) {
         rc = cio__park(CIO_FOREVER);
     if (g->closing)
         return cio_seterr(CIO_ECLOSED, "generator closed");
-    return g->state == RUNNING ? 0 : rc;
+    return rc; /* 0: the consumer asked for the next value */
 }
 
 int cio_gen_close(cio_gen *g) {
