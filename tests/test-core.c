@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -870,4 +871,40 @@ CIO_TEST(debug_mode_names_a_task_that_blocks_the_loop) {
     cio__set_report_hook(NULL);
     CIO_ASSERT_EQ(rc, 0);
     CIO_ASSERT(strstr(slow_report, "'hog'") != NULL); /* and only hog: main did not block */
+}
+
+/* ---- resource limits ---- */
+
+static int nothing(void *arg) {
+    (void)arg;
+    return 0;
+}
+static void *run_without_fds(void *arg) {
+    int *out = arg;
+    out[0] = cio_run(nothing, NULL);
+    out[1] = strstr(cio_errmsg(), "cannot create the loop") != NULL;
+    return NULL;
+}
+
+CIO_TEST(cio_run_without_free_fds_fails_cleanly) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* No descriptor left for epoll or the wake-up eventfd. */
+        int used = cio_test_fd_count();
+        struct rlimit rl = {(rlim_t)used + 2, (rlim_t)used + 2};
+        setrlimit(RLIMIT_NOFILE, &rl);
+        int fds[2];
+        while (pipe(fds) == 0) {
+        }
+        int out[2] = {0, 0};
+        pthread_t th;
+        pthread_create(&th, NULL, run_without_fds, out);
+        pthread_join(th, NULL);
+        _exit(out[0] == -EMFILE && out[1] ? 0 : 1);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    CIO_ASSERT(WIFEXITED(st));
+    CIO_ASSERT_EQ(WEXITSTATUS(st), 0);
 }

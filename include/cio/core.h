@@ -97,8 +97,12 @@ CIO_API cio_task *cio_spawn(cio_fn fn, void *arg);
 /* cio_spawn with a name and stack size (opts may be NULL). */
 CIO_API cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts);
 /* await task. Suspends until t finishes; returns its result (-ECANCELED if
- * it was cancelled) and releases the handle. If the caller is cancelled
- * first, returns -ECANCELED and t stays valid (still to be collected). */
+ * it was cancelled) and releases the handle. As awaiting a task in asyncio,
+ * if the caller is cancelled (or its timeout scope expires) while waiting,
+ * t is cancelled too, waited for, and released, and the caller gets
+ * -ECANCELED (-ETIMEDOUT). A finished t is collected without suspending.
+ * Errors: -EINVAL (NULL or released handle), -EBUSY (already awaited),
+ * -EDEADLK (t is the caller), -EPERM (outside a task). */
 CIO_API int cio_join(cio_task *t);
 /* Releases the handle without waiting. If t fails and nobody collected it,
  * its error is logged with its name. Returns 0 or -EINVAL. */
@@ -117,7 +121,8 @@ CIO_API bool cio_task_done(const cio_task *t);
 CIO_API bool cio_task_cancelled(const cio_task *t);
 /* The running task, or NULL outside tasks. */
 CIO_API cio_task *cio_current(void);
-/* Name and id of t (NULL = current task). Names are never NULL. */
+/* Name and id of t (NULL = current task). Names are never NULL; the
+ * default name is "task-<id>". Ids are unique per loop, given on first use. */
 CIO_API const char *cio_task_name(const cio_task *t);
 CIO_API uint64_t cio_task_id(const cio_task *t);
 /* The error message t finished with (valid until t is released). */

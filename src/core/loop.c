@@ -340,9 +340,12 @@ static void iterate(cio_loop *L) {
 }
 
 static cio_loop *loop_new(const cio_run_opts *o) {
+    errno = 0;
     cio_loop *L = cio__calloc(1, sizeof *L);
-    if (!L)
+    if (!L) {
+        errno = ENOMEM;
         return NULL;
+    }
     L->epfd = L->wake_fd = -1;
     L->page = (size_t)sysconf(_SC_PAGESIZE);
     size_t ss = o && o->stack_size ? o->stack_size : CIO_STACK_DEFAULT;
@@ -368,12 +371,14 @@ static cio_loop *loop_new(const cio_run_opts *o) {
     if (L->wake_fd < 0 || cio__poll_add(L, L->wake_fd, EPOLLIN, CIO__TAG_WAKE) < 0)
         goto fail;
     return L;
-fail:
+fail:;
+    int saved = errno;
     if (L->wake_fd >= 0)
         close(L->wake_fd);
     cio__poll_close(L);
     pthread_mutex_destroy(&L->post_lock);
     cio__free(L);
+    errno = saved;
     return NULL;
 }
 
@@ -413,8 +418,10 @@ int cio_run_with(cio_fn main, void *arg, const cio_run_opts *opts) {
     if (cio__tls_loop)
         return cio_seterr(-EBUSY, "cio_run: a loop is already running on this thread");
     cio_loop *L = loop_new(opts);
-    if (!L)
-        return cio_seterr(-ENOMEM, "cio_run: cannot create the loop: %s", strerror(errno));
+    if (!L) {
+        int code = errno ? -errno : -ENOMEM;
+        return cio_seterr(code, "cio_run: cannot create the loop: %s", cio_strerror(code));
+    }
     cio__tls_loop = L;
 #ifdef CIO__ASAN
     pthread_attr_t attr;
