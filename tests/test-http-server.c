@@ -1,0 +1,676 @@
+/* The HTTP/1.1 server: routing, keep-alive, pipelining, bodies both ways,
+ * 100-continue, limits, smuggling refusals, graceful shutdown. Every test
+ * starts its own server on 127.0.0.1 and talks to it over real sockets
+ * from tasks on the same loop, asserting exact status lines and bodies. */
+#include "http_test_util.h"
+
+#define EXPECT_STATUS(req, want_status, want_closed)                          \
+    do {                                                                      \
+        tresp r_;                                                             \
+        bool closed_ = false;                                                 \
+        CIO_ASSERT_EQ(texchange(&t, req, sizeof req - 1, &r_, &closed_), want_status); \
+        CIO_ASSERT_EQ(closed_, want_closed);                                  \
+    } while (0)
+
+CIO_TEST(http_get_hello) {
+    tsrv t;
+    int fds = cio_test_fd_count();
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    tresp r;
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT(strncmp(r.head, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CIO_ASSERT_STREQ(r.body, "hello\n");
+    CIO_ASSERT_STREQ(thead(&r, "Content-Type"), "text/plain");
+    CIO_ASSERT_STREQ(thead(&r, "Content-Length"), "6");
+    CIO_ASSERT_STREQ(thead(&r, "Server"), "cio");
+    CIO_ASSERT(thead(&r, "Date") != NULL);
+    CIO_ASSERT(thead(&r, "Connection") == NULL);
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+CIO_TEST(http_request_accessors) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    tresp r;
+    static const char req[] = "PUT /info?a=1&b=%20 HTTP/1.1\r\nHost:  example.org \r\nX-A: 1\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, req, sizeof req - 1, &r, NULL), 200);
+    CIO_ASSERT_STREQ(r.body, "PUT|/info?a=1&b=%20|/info|a=1&b=%20|example.org|11|2|Host=example.org");
+    static const char abs[] = "GET http://example.org/info?q HTTP/1.1\r\nHost: example.org\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, abs, sizeof abs - 1, &r, NULL), 200);
+    CIO_ASSERT_STREQ(r.body, "GET|http://example.org/info?q|/info|q|example.org|11|1|Host=example.org");
+    static const char v10[] = "GET /info HTTP/1.0\r\n\r\n";
+    bool closed;
+    CIO_ASSERT_EQ(texchange(&t, v10, sizeof v10 - 1, &r, &closed), 200);
+    CIO_ASSERT_STREQ(r.body, "GET|/info|/info||-|10|0|-=-");
+    CIO_ASSERT(closed); /* HTTP/1.0 without keep-alive */
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+CIO_TEST(http_routes_404_405_prefix) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    tresp r;
+    static const char nf[] = "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, nf, sizeof nf - 1, &r, NULL), 404);
+    CIO_ASSERT(strncmp(r.head, "HTTP/1.1 404 Not Found\r\n", 24) == 0);
+    static const char na[] = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, na, sizeof na - 1, &r, NULL), 405);
+    CIO_ASSERT_STREQ(thead(&r, "Allow"), "GET, HEAD");
+    static const char px[] = "GET /prefix/a/b?z HTTP/1.1\r\nHost: x\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, px, sizeof px - 1, &r, NULL), 200);
+    CIO_ASSERT_STREQ(r.body, "/prefix/a/b");
+    static const char del[] = "DELETE /prefix/x HTTP/1.1\r\nHost: x\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, del, sizeof del - 1, &r, NULL), 200);
+    static const char del2[] = "DELETE /prefix/y HTTP/1.1\r\nHost: x\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, del2, sizeof del2 - 1, &r, NULL), 405);
+    static const char head[] = "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, head, sizeof head - 1, &r, NULL), 200);
+    CIO_ASSERT_STREQ(thead(&r, "Content-Length"), "6");
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+CIO_TEST(http_handler_results) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    tresp r;
+    bool closed;
+    static const char f[] = "GET /fail HTTP/1.1\r\nHost: x\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, f, sizeof f - 1, &r, NULL), 500);
+    CIO_ASSERT(strncmp(r.head, "HTTP/1.1 500 Internal Server Error\r\n", 36) == 0);
+    static const char e[] = "GET /empty HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, e, sizeof e - 1, &r, &closed), 204);
+    CIO_ASSERT(thead(&r, "Content-Length") == NULL);
+    CIO_ASSERT(closed);
+    static const char i[] = "GET /inject HTTP/1.1\r\nHost: x\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, i, sizeof i - 1, &r, NULL), 200);
+    char want[64];
+    snprintf(want, sizeof want, "%d %d 0", -EINVAL, -EINVAL);
+    CIO_ASSERT_STREQ(r.body, want);
+    CIO_ASSERT_STREQ(thead(&r, "X-Good"), "fine");
+    CIO_ASSERT(thead(&r, "Set-Cookie") == NULL);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+CIO_TEST(http_keepalive_many_requests) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    for (int i = 0; i < 200; i++) {
+        CIO_ASSERT_EQ(TSEND(s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+        tresp r;
+        CIO_ASSERT_EQ(tread(s, &r, false), 200);
+        CIO_ASSERT_STREQ(r.body, "hello\n");
+    }
+    /* HTTP/1.0 keep-alive is honoured too. */
+    CIO_ASSERT_EQ(TSEND(s, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), 0);
+    tresp r;
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(thead(&r, "Connection"), "keep-alive");
+    CIO_ASSERT_EQ(TSEND(s, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(thead(&r, "Connection"), "close");
+    CIO_ASSERT(tclosed(s));
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(cio_http_server_requests(t.s), 202);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+CIO_TEST(http_pipelining_in_order) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    /* Three requests in one write, one with a body; responses in order. */
+    CIO_ASSERT_EQ(TSEND(s, "GET /prefix/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                           "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde"
+                           "GET /prefix/3 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    tresp r;
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(r.body, "/prefix/1");
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(r.body, "abcde");
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(r.body, "/prefix/3");
+    /* 50 pipelined requests, split at an awkward place. */
+    char many[50 * 40];
+    size_t n = 0;
+    for (int i = 0; i < 50; i++)
+        n += (size_t)sprintf(many + n, "GET /prefix/%02d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+    CIO_ASSERT_EQ(tsend(s, many, 333), 0);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(tsend(s, many + 333, n - 333), 0);
+    for (int i = 0; i < 50; i++) {
+        char want[32];
+        sprintf(want, "/prefix/%02d", i);
+        CIO_ASSERT_EQ(tread(s, &r, false), 200);
+        CIO_ASSERT_STREQ(r.body, want);
+    }
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+CIO_TEST(http_request_bodies) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    tresp r;
+    CIO_ASSERT_EQ(TSEND(s, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world"), 0);
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(r.body, "hello world");
+    /* Chunked, with an extension and a trailer, in pieces. */
+    CIO_ASSERT_EQ(TSEND(s, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "5;ext=1\r\nhello\r\n1"), 0);
+    CIO_ASSERT_EQ(cio_sleep(5 * CIO_MS), 0);
+    CIO_ASSERT_EQ(TSEND(s, "0\r\n, chunked body!!\r\n0\r\nX-Trailer: 1\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(r.body, "hello, chunked body!!");
+    /* Streamed both ways: read 7 bytes at a time, echoed as chunks. */
+    CIO_ASSERT_EQ(TSEND(s, "POST /echo-stream HTTP/1.1\r\nHost: x\r\nContent-Length: 26\r\n\r\n"
+                           "abcdefghijklmnopqrstuvwxyz"), 0);
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(thead(&r, "Transfer-Encoding"), "chunked");
+    CIO_ASSERT_STREQ(r.body, "abcdefghijklmnopqrstuvwxyz");
+    /* An unread small body is skipped and the connection kept. */
+    CIO_ASSERT_EQ(TSEND(s, "POST /noread HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nxxxx"), 0);
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT(thead(&r, "Connection") == NULL);
+    CIO_ASSERT_EQ(TSEND(s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(r.body, "hello\n");
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+CIO_TEST(http_chunked_response) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "GET /chunks HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    char raw[512];
+    ssize_t n = cio_stream_readuntil(s, "0\r\n\r\n", 5, raw, sizeof raw - 1);
+    CIO_ASSERT_GT(n, 0);
+    raw[n] = 0;
+    const char *body = strstr(raw, "\r\n\r\n");
+    CIO_ASSERT(body != NULL);
+    CIO_ASSERT_STREQ(body + 4, "4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n");
+    CIO_ASSERT(strstr(raw, "\r\nX-Test: yes\r\n") != NULL);
+    CIO_ASSERT(strstr(raw, "\r\nTransfer-Encoding: chunked\r\n") != NULL);
+    /* HTTP/1.0 gets the body delimited by the close. */
+    CIO_ASSERT_EQ(TSEND(s, "GET /chunks HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), 0);
+    tresp r;
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(r.body, "one,two,three");
+    CIO_ASSERT_STREQ(thead(&r, "Connection"), "close");
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+CIO_TEST(http_expect_100_continue) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                           "Expect: 100-continue\r\n\r\n"), 0);
+    char line[64];
+    ssize_t n = cio_stream_readuntil(s, "\r\n\r\n", 4, line, sizeof line - 1);
+    CIO_ASSERT_EQ(n, 25);
+    line[n] = 0;
+    CIO_ASSERT_STREQ(line, "HTTP/1.1 100 Continue\r\n\r\n");
+    CIO_ASSERT_EQ(TSEND(s, "data"), 0);
+    tresp r;
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(r.body, "data");
+    /* A handler that answers without reading: no 100, and the connection
+     * closes since the client may or may not send the body now. */
+    CIO_ASSERT_EQ(TSEND(s, "POST /noread HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                           "Expect: 100-continue\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(r.body, "ignored\n");
+    CIO_ASSERT_STREQ(thead(&r, "Connection"), "close");
+    CIO_ASSERT(tclosed(s));
+    cio_stream_abort(s);
+    /* Other expectations: 417. */
+    static const char e[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: bogus\r\n\r\nx";
+    tresp r2;
+    CIO_ASSERT_EQ(texchange(&t, e, sizeof e - 1, &r2, NULL), 417);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+/* Request smuggling: every ambiguous framing is a 400 and a close. */
+CIO_TEST(http_smuggling_rejected) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  "Content-Length: 3\r\n\r\n0\r\n\r\n", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+                  400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+                  400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0x3\r\n\r\nabc", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                  400, true);
+    /* Bare LF line endings, bare CR, obs-fold, space before the colon. */
+    EXPECT_STATUS("GET / HTTP/1.1\nHost: x\n\n", 400, true);
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\n\r\n", 400, true);
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400, true);
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 400, true);
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", 400, true);
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n", 400, true);
+    EXPECT_STATUS("GET / HTTP/1.1\r\n Host: x\r\n\r\n", 400, true);
+    /* Transfer-Encoding whose final coding is not chunked, or chunked
+     * twice, or in HTTP/1.0; codings we cannot undo: 501. */
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+                  400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  "Transfer-Encoding: identity\r\n\r\n", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+                  400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                  501, true);
+    /* Invalid chunk sizes. */
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\n", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "10000000000000001\r\n", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\n", 400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n",
+                  400, true);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "5\r\nhelloXX0\r\n\r\n", 400, true);
+    /* Host: missing in HTTP/1.1, or twice. */
+    EXPECT_STATUS("GET / HTTP/1.1\r\n\r\n", 400, true);
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, true);
+    /* Not HTTP/1.x */
+    EXPECT_STATUS("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, true);
+    /* The server still works. */
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200, true);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+CIO_TEST(http_garbage_bytes_400) {
+    tsrv t;
+    int fds = cio_test_fd_count();
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    EXPECT_STATUS("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, true); /* a TLS hello */
+    EXPECT_STATUS("\x00\x01\x02\x03\xff\xfe\r\n\r\n", 400, true);
+    EXPECT_STATUS("GET\r\n\r\n", 400, true);
+    EXPECT_STATUS("GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400, true);
+    EXPECT_STATUS("G(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, true);
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\r\nX-A: \x7f\r\n\r\n", 400, true);
+    EXPECT_STATUS("GET / HTTX/1.1\r\nHost: x\r\n\r\n", 400, true);
+    /* Pseudo-random bytes: always a 400 (or a close), never a crash. */
+    uint32_t seed = 12345;
+    for (int i = 0; i < 40; i++) {
+        char junk[300];
+        for (size_t k = 0; k < sizeof junk; k++) {
+            seed = seed * 1103515245u + 12345u;
+            junk[k] = (char)(seed >> 16);
+        }
+        tresp r;
+        int st = texchange(&t, junk, sizeof junk, &r, NULL);
+        CIO_ASSERT(st == 400 || st == 431);
+    }
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200, true);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+CIO_TEST(http_limits_431_413) {
+    cio_http_server_opts o = {.max_header_bytes = 1024, .max_headers = 10, .max_body_bytes = 100};
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, &o), 0);
+    char req[4096];
+    int n = sprintf(req, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(req + n, 'a', 1100);
+    n += 1100;
+    n += sprintf(req + n, "\r\n\r\n");
+    tresp r;
+    bool closed;
+    CIO_ASSERT_EQ(texchange(&t, req, (size_t)n, &r, &closed), 431);
+    CIO_ASSERT(strncmp(r.head, "HTTP/1.1 431 Request Header Fields Too Large\r\n", 46) == 0);
+    CIO_ASSERT(closed);
+    n = sprintf(req, "GET / HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 11; i++)
+        n += sprintf(req + n, "X-%d: v\r\n", i);
+    n += sprintf(req + n, "\r\n");
+    CIO_ASSERT_EQ(texchange(&t, req, (size_t)n, &r, &closed), 431);
+    CIO_ASSERT(closed);
+    /* Exactly at the limits is fine. */
+    n = sprintf(req, "GET / HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 9; i++)
+        n += sprintf(req + n, "X-%d: v\r\n", i);
+    n += sprintf(req + n, "\r\n");
+    CIO_ASSERT_EQ(texchange(&t, req, (size_t)n, &r, NULL), 200);
+    EXPECT_STATUS("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", 413, true);
+    n = sprintf(req, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+    memset(req + n, 'b', 100);
+    CIO_ASSERT_EQ(texchange(&t, req, (size_t)n + 100, &r, NULL), 200);
+    CIO_ASSERT_EQ(r.blen, 100);
+    /* A chunked body that grows past the limit: 413 from the reader. */
+    n = sprintf(req, "POST /readall HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "40\r\n%064d\r\n40\r\n%064d\r\n0\r\n\r\n", 0, 0);
+    CIO_ASSERT_EQ(texchange(&t, req, (size_t)n, &r, &closed), 413);
+    CIO_ASSERT(closed);
+    CIO_ASSERT_EQ(t.read_rc, CIO_ELIMIT);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+/* A client that sends half a head and stops: 408 after header_timeout. */
+CIO_TEST_VCLOCK(http_header_timeout_408) {
+    cio_http_server_opts o = {.header_timeout = 5 * CIO_SEC};
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, &o), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    int64_t t0 = cio_now();
+    CIO_ASSERT_EQ(TSEND(s, "GET / HTTP/1.1\r\nHo"), 0);
+    tresp r;
+    CIO_ASSERT_EQ(tread(s, &r, false), 408);
+    CIO_ASSERT(strncmp(r.head, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+    CIO_ASSERT_STREQ(thead(&r, "Connection"), "close");
+    CIO_ASSERT_GE(cio_now() - t0, 5 * CIO_SEC);
+    CIO_ASSERT_LT(cio_now() - t0, 6 * CIO_SEC);
+    CIO_ASSERT(tclosed(s));
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+/* A keep-alive connection with nothing to say is closed quietly. */
+CIO_TEST_VCLOCK(http_idle_timeout_closes) {
+    cio_http_server_opts o = {.idle_timeout = 30 * CIO_SEC};
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, &o), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    tresp r;
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    int64_t t0 = cio_now();
+    char c;
+    CIO_ASSERT_EQ(cio_stream_read(s, &c, 1), 0); /* closed, no bytes */
+    CIO_ASSERT_GE(cio_now() - t0, 30 * CIO_SEC);
+    CIO_ASSERT_LT(cio_now() - t0, 31 * CIO_SEC);
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+/* A client that stops sending in the middle of a body: the handler's read
+ * fails with -ETIMEDOUT after body_timeout and the client gets 408. */
+CIO_TEST_VCLOCK(http_body_timeout_408) {
+    cio_http_server_opts o = {.body_timeout = 3 * CIO_SEC};
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, &o), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "POST /readall HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"), 0);
+    tresp r;
+    CIO_ASSERT_EQ(tread(s, &r, false), 408);
+    CIO_ASSERT_EQ(t.read_rc, -ETIMEDOUT);
+    CIO_ASSERT(tclosed(s));
+    cio_stream_abort(s);
+    /* A client that closes mid-body: the handler sees CIO_EPARTIAL. */
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "POST /readall HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"), 0);
+    CIO_ASSERT_EQ(cio_stream_write_eof(s), 0);
+    CIO_ASSERT_EQ(tread(s, &r, false), 500);
+    CIO_ASSERT_EQ(t.read_rc, CIO_EPARTIAL);
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+typedef struct {
+    tsrv *t;
+    int ok, bad;
+    bool stop;
+} prober;
+
+/* Makes a request every second on fresh connections until told to stop. */
+static int probe_task(void *a) {
+    prober *p = a;
+    while (!p->stop) {
+        static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        tresp r;
+        if (texchange(p->t, req, sizeof req - 1, &r, NULL) == 200 && strcmp(r.body, "hello\n") == 0)
+            p->ok++;
+        else
+            p->bad++;
+        if (cio_sleep(CIO_SEC) < 0)
+            break;
+    }
+    return 0;
+}
+
+/* Slowloris: heads dribbled a byte a second by 20 clients. Each is cut off
+ * by header_timeout (408 and close) while others are served normally. */
+static int loris(void *a) {
+    tsrv *t = a;
+    cio_stream *s;
+    int rc = tconnect(t, &s);
+    if (rc < 0)
+        return rc;
+    static const char head[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    int64_t t0 = cio_now();
+    for (size_t i = 0; i < sizeof head - 1; i++) {
+        if (tsend(s, head + i, 1) < 0 || cio_sleep(CIO_SEC) < 0)
+            break;
+        char c; /* the server answered (408)? */
+        if (recv(cio_stream_fd(s), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0 || cio_now() - t0 > 20 * CIO_SEC)
+            break;
+    }
+    tresp r;
+    rc = tread(s, &r, false);
+    int64_t dt = cio_now() - t0;
+    cio_stream_abort(s);
+    CIO_EXPECT_EQ(rc, 408);
+    CIO_EXPECT(dt >= 5 * CIO_SEC && dt <= 7 * CIO_SEC);
+    return rc == 408 ? 0 : -1;
+}
+
+CIO_TEST_VCLOCK(http_slowloris) {
+    cio_http_server_opts o = {.header_timeout = 5 * CIO_SEC};
+    tsrv t;
+    int fds = cio_test_fd_count();
+    CIO_ASSERT_EQ(tsrv_start(&t, &o), 0);
+    prober p = {.t = &t};
+    cio_task *pt = cio_spawn(probe_task, &p);
+    cio_task *ls[20];
+    for (int i = 0; i < 20; i++)
+        ls[i] = cio_spawn(loris, &t);
+    CIO_ASSERT_EQ(cio_gather(ls, 20, NULL), 0);
+    p.stop = true;
+    CIO_ASSERT_EQ(cio_join(pt), 0);
+    CIO_ASSERT_GE(p.ok, 5);
+    CIO_ASSERT_EQ(p.bad, 0);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+/* A client that resets the connection while a large response streams:
+ * the handler's write fails, the server goes on serving others. */
+CIO_TEST(http_client_resets_mid_response) {
+    tsrv t;
+    int fds = cio_test_fd_count();
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    char buf[4096];
+    CIO_ASSERT_EQ(cio_stream_readexactly(s, buf, sizeof buf, NULL), (ssize_t)sizeof buf);
+    /* RST instead of FIN: SO_LINGER with a zero timeout. */
+    struct linger lg = {1, 0};
+    CIO_ASSERT_EQ(setsockopt(cio_stream_fd(s), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    cio_stream_abort(s);
+    tresp r;
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, req, sizeof req - 1, &r, NULL), 200);
+    for (int i = 0; i < 100 && t.big_rc == 0; i++)
+        cio_sleep(10 * CIO_MS);
+    CIO_ASSERT(t.big_rc == -ECONNRESET || t.big_rc == -EPIPE);
+    CIO_ASSERT_EQ(texchange(&t, req, sizeof req - 1, &r, NULL), 200);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+/* A client that never reads: only its handler blocks (in drain), others
+ * are served; write_timeout then closes it. */
+CIO_TEST_VCLOCK(http_client_never_reads) {
+    cio_http_server_opts o = {.write_timeout = 10 * CIO_SEC};
+    tsrv t;
+    int fds = cio_test_fd_count();
+    CIO_ASSERT_EQ(tsrv_start(&t, &o), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(cio_event_wait(&t.big_started), 0);
+    int64_t t0 = cio_now();
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < 20; i++) {
+        tresp r;
+        CIO_ASSERT_EQ(texchange(&t, req, sizeof req - 1, &r, NULL), 200);
+    }
+    CIO_ASSERT_EQ(t.big_rc, 0); /* still blocked */
+    CIO_ASSERT_LT(cio_now() - t0, 10 * CIO_SEC);
+    while (t.big_rc == 0)
+        CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    CIO_ASSERT_EQ(t.big_rc, -ETIMEDOUT);
+    CIO_ASSERT_GE(cio_now() - t0, 10 * CIO_SEC);
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+/* 10,000 connections opened and dropped (some after a partial request),
+ * in waves of 500; the server then serves normally and leaks no fd. */
+CIO_TEST(http_ten_thousand_dropped_connections) {
+    tsrv t;
+    int fds = cio_test_fd_count();
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    long total = cio_test_scale(10000), done = 0;
+    while (done < total) {
+        cio_stream *ss[500];
+        long n = total - done < 500 ? total - done : 500;
+        for (long i = 0; i < n; i++) {
+            CIO_ASSERT_EQ(tconnect(&t, &ss[i]), 0);
+            if (i % 3 == 1)
+                cio_stream_write(ss[i], "GET / HT", 8);
+        }
+        for (long i = 0; i < n; i++)
+            cio_stream_abort(ss[i]);
+        done += n;
+    }
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    tresp r;
+    CIO_ASSERT_EQ(texchange(&t, req, sizeof req - 1, &r, NULL), 200);
+    for (int i = 0; i < 200 && cio_http_server_connections(t.s) > 0; i++)
+        cio_sleep(10 * CIO_MS);
+    CIO_ASSERT_EQ(cio_http_server_connections(t.s), 0);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+/* Graceful shutdown: idle keep-alive connections close at once, a request
+ * in progress completes (with Connection: close), serve returns 0. */
+CIO_TEST_VCLOCK(http_graceful_shutdown) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    t.slow_ns = 3 * CIO_SEC;
+    cio_stream *idle, *busy;
+    CIO_ASSERT_EQ(tconnect(&t, &idle), 0);
+    CIO_ASSERT_EQ(TSEND(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    tresp r;
+    CIO_ASSERT_EQ(tread(idle, &r, false), 200);
+    CIO_ASSERT_EQ(tconnect(&t, &busy), 0);
+    CIO_ASSERT_EQ(TSEND(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_http_server_connections(t.s), 2);
+    int64_t t0 = cio_now();
+    cio_http_server_shutdown(t.s, 10 * CIO_SEC);
+    CIO_ASSERT(tclosed(idle));
+    CIO_ASSERT_LT(cio_now() - t0, CIO_SEC);
+    CIO_ASSERT_EQ(tread(busy, &r, false), 200);
+    CIO_ASSERT_STREQ(r.body, "slow\n");
+    CIO_ASSERT_STREQ(thead(&r, "Connection"), "close");
+    CIO_ASSERT(tclosed(busy));
+    CIO_ASSERT_EQ(cio_join(t.t), 0);
+    CIO_ASSERT_EQ(t.slow_done, 1);
+    CIO_ASSERT_LT(cio_now() - t0, 3 * CIO_SEC);
+    cio_stream_abort(idle);
+    cio_stream_abort(busy);
+    /* New connections are refused after the shutdown. */
+    cio_stream *s;
+    CIO_ASSERT(tconnect(&t, &s) < 0);
+    cio_http_server_free(t.s);
+}
+
+/* Grace runs out: the handler is cancelled and serve still returns 0. */
+CIO_TEST_VCLOCK(http_shutdown_grace_expires) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    t.slow_ns = 100 * CIO_SEC;
+    cio_stream *busy;
+    CIO_ASSERT_EQ(tconnect(&t, &busy), 0);
+    CIO_ASSERT_EQ(TSEND(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    int64_t t0 = cio_now();
+    CIO_ASSERT_EQ(tsrv_stop(&t, 2 * CIO_SEC), 0);
+    CIO_ASSERT_GE(cio_now() - t0, 2 * CIO_SEC);
+    CIO_ASSERT_LT(cio_now() - t0, 3 * CIO_SEC);
+    CIO_ASSERT_EQ(t.slow_done, 0);
+    CIO_ASSERT(tclosed(busy));
+    cio_stream_abort(busy);
+}
+
+/* Cancelling the task in cio_http_server_serve cancels the connections. */
+CIO_TEST_VCLOCK(http_serve_cancelled) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    t.slow_ns = 100 * CIO_SEC;
+    cio_stream *busy;
+    CIO_ASSERT_EQ(tconnect(&t, &busy), 0);
+    CIO_ASSERT_EQ(TSEND(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    cio_cancel(t.t);
+    CIO_ASSERT_EQ(cio_join(t.t), -ECANCELED);
+    CIO_ASSERT(tclosed(busy));
+    cio_stream_abort(busy);
+    CIO_ASSERT_EQ(cio_http_server_connections(t.s), 0);
+    cio_http_server_free(t.s);
+}
+
+CIO_TEST(http_api_errors) {
+    cio_http_server *s = cio_http_server_new(NULL);
+    CIO_ASSERT(s != NULL);
+    CIO_ASSERT_EQ(cio_http_server_route(s, "GET", "noslash", t_hello, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_http_server_route(s, "G T", "/", t_hello, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_http_server_route(s, "GET", "/", NULL, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_http_server_static(s, "nope", "/tmp"), -EINVAL);
+    CIO_ASSERT_EQ(cio_http_server_static(s, "/s/", "/nonexistent-dir-for-cio"), -ENOENT);
+    CIO_ASSERT_EQ(cio_http_server_port(s), -1);
+    CIO_ASSERT_EQ(cio_http_server_serve(s), -EINVAL);
+    CIO_ASSERT_EQ(cio_http_server_listen(s, "127.0.0.1", 70000), -EINVAL);
+    CIO_ASSERT_EQ(cio_http_server_listen(s, "127.0.0.1", 0), 0);
+    CIO_ASSERT_EQ(cio_http_server_listen(s, "127.0.0.1", 0), -EALREADY);
+    CIO_ASSERT_GT(cio_http_server_port(s), 0);
+    cio_http_server_free(s); /* still listening: closed abruptly */
+    CIO_ASSERT_STREQ(cio_http_status_text(431), "Request Header Fields Too Large");
+    CIO_ASSERT_STREQ(cio_http_status_text(799), "");
+    CIO_ASSERT_STREQ(cio_http_mime_type("a/b.HTML"), "text/html; charset=utf-8");
+    CIO_ASSERT_STREQ(cio_http_mime_type("a.d/noext"), "application/octet-stream");
+}
