@@ -49,8 +49,9 @@ CIO_API int cio_queue_destroy(cio_queue *q);
 CIO_API void cio_queue_set_drop(cio_queue *q, void (*drop)(void *item));
 
 /* Puts item, waiting while the queue is full. Returns 0, -EINVAL,
- * CIO_ECLOSED (shut down, also while waiting), -EPERM, -ECANCELED or
- * -ETIMEDOUT (then nothing was added). Suspends only when full. */
+ * CIO_ECLOSED (shut down, also while waiting), -ENOMEM (the buffer could
+ * not grow), -EPERM, -ECANCELED or -ETIMEDOUT (on any error nothing was
+ * added). Suspends only when full. */
 CIO_API int cio_queue_put(cio_queue *q, void *item);
 /* Put with a priority key (PRIO queues; other kinds ignore the key). */
 CIO_API int cio_queue_put_prio(cio_queue *q, void *item, int64_t prio);
