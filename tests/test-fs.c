@@ -411,6 +411,7 @@ static int join_thread(void *arg) {
 static void loops_body(void) {
     enum { L = 3 };
     pthread_t th[L];
+    (void)cio_test_tmpdir(); /* created here, before the threads read it */
     for (long i = 0; i < L; i++)
         CIO_ASSERT_EQ(pthread_create(&th[i], NULL, loop_thread, (void *)(intptr_t)i), 0);
     for (int i = 0; i < L; i++)

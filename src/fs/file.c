@@ -22,6 +22,7 @@ struct cio_file {
     char *path;
     char *rbuf;           /* bytes at pos .. pos + rlen live at rbuf + rstart */
     size_t rstart, rlen;
+    int64_t known_end;    /* read_all: the size fstat gave, else -1 */
     char *line;           /* cio_file_next_line's result */
     size_t line_cap;
 };
@@ -82,6 +83,7 @@ cio_file *cio_file_open(const char *path, const char *mode, int flags) {
     }
     f->fd = rc;
     f->path = pcopy;
+    f->known_end = -1;
     f->readable = rd;
     f->writable = wr;
     f->append = app;
@@ -128,13 +130,17 @@ static int check(cio_file *f, const void *buf, bool writing, const char *what) {
 static ssize_t read_full(cio_file *f, char *buf, size_t n, int64_t off) {
     size_t done = 0;
     while (done < n) {
-        ssize_t r = io_once(f, FSOP_READ, buf + done, n - done, off < 0 ? -1 : off + (int64_t)done);
+        size_t want = n - done;
+        ssize_t r = io_once(f, FSOP_READ, buf + done, want, off < 0 ? -1 : off + (int64_t)done);
         if (r < 0)
             return done > 0 && r != -ECANCELED && r != -ETIMEDOUT ? (ssize_t)done : r;
         if (r == 0)
             break;
         done += (size_t)r;
         if (off < 0)
+            break;
+        /* Short at the size fstat reported: the end, no need to read a 0. */
+        if ((size_t)r < want && f->known_end >= 0 && off + (int64_t)done >= f->known_end)
             break;
     }
     return (ssize_t)done;
@@ -316,8 +322,10 @@ int cio_file_read_all(cio_file *f, char **out, size_t *len) {
     *out = NULL;
     struct stat st;
     size_t cap = 65536;
-    if (f->seekable && fstat(f->fd, &st) == 0 && st.st_size > f->pos)
+    bool regular = f->seekable && fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && st.st_size > f->pos)
         cap = (size_t)(st.st_size - f->pos) + 1;
+    f->known_end = regular ? st.st_size : -1;
     char *buf = cio__malloc(cap + 1);
     if (!buf)
         return fail(-ENOMEM, "read_all", f->path);
@@ -326,21 +334,27 @@ int cio_file_read_all(cio_file *f, char **out, size_t *len) {
         if (n + 1 >= cap) { /* the file grew, or a pipe: grow */
             char *p = cio__realloc(buf, cap * 2 + 1);
             if (!p) {
+                f->known_end = -1;
                 cio__free(buf);
                 return fail(-ENOMEM, "read_all", f->path);
             }
             buf = p;
             cap *= 2;
         }
-        ssize_t r = cio_file_read(f, buf + n, cap - n);
+        size_t want = cap - n;
+        ssize_t r = cio_file_read(f, buf + n, want);
         if (r < 0) {
+            f->known_end = -1;
             cio__free(buf);
             return (int)r;
         }
         if (r == 0)
             break;
         n += (size_t)r;
+        if (regular && (size_t)r < want && f->pos >= st.st_size)
+            break; /* at the end fstat reported: read_full checked it */
     }
+    f->known_end = -1;
     buf[n] = 0;
     *out = buf;
     if (len)

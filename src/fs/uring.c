@@ -227,13 +227,13 @@ int cio__uring_exec(cio__fsop **opp) {
         if (!(sqe = io_uring_get_sqe(&u->ring)))
             return cio_seterr(-EBUSY, "io_uring: submission queue full");
     }
+    prep(sqe, op);
     if (!u->submit_posted) {
         if (cio__loop_post(u->loop, submit_now, u->loop) < 0)
             io_uring_submit(&u->ring); /* cannot defer: submit at once */
         else
             u->submit_posted = true;
     }
-    prep(sqe, op);
     op->task = cio__task();
     op->done = false;
     u->inflight++;
