@@ -73,7 +73,6 @@ enum cio__task_state {
 enum cio__task_flags {
     CIO__CANCELLED = 1,
     CIO__DETACHED = 2,
-    CIO__QUEUED = 4, /* in the run queue (NEW tasks too) */
 };
 
 /* Observes a task's completion; at most one per task (the collector).
@@ -91,6 +90,7 @@ typedef struct cio__body {
     cio_task *task;
     cio_loop *loop;
     cio__stack *stack;
+    const uint64_t *canary;   /* the stack's overflow canary (see stack.c) */
     cio_scope *scope;         /* innermost cancel scope */
     cio__waiter *waiter;      /* set while parked in a waitq */
     int64_t own_deadline;     /* the deadline the park call itself asked for */
@@ -187,7 +187,6 @@ struct cio_loop {
     cio__ctx ctx;             /* the loop's own context (the thread's stack) */
     cio_task *cur;            /* running task, NULL in loop context */
     cio_task *rq_head, *rq_tail;
-    size_t rq_len;
     long budget;              /* task runs left before the next poll */
     int64_t now;
     bool virtual_clock;
@@ -240,8 +239,6 @@ static inline __attribute__((always_inline)) void cio__make_ready(cio_loop *L, c
     else
         L->rq_head = t;
     L->rq_tail = t;
-    L->rq_len++;
-    t->flags |= CIO__QUEUED;
     if (t->state != CIO__NEW)
         t->state = CIO__READY;
 }

@@ -97,6 +97,7 @@ static bool prepare(cio_loop *L, cio_task *t, cio__stack *reuse) {
     b->task = t;
     b->loop = L;
     b->stack = s;
+    b->canary = s->canary;
     b->scope = NULL;
     b->waiter = NULL;
     b->heap_idx = 0;
@@ -117,9 +118,7 @@ static cio_task *next_task(cio_loop *L, cio__stack *reuse) {
         L->rq_head = t->next;
         if (!L->rq_head)
             L->rq_tail = NULL;
-        L->rq_len--;
         L->budget--;
-        t->flags &= ~CIO__QUEUED;
         if (prepare(L, t, reuse))
             return t;
     }
@@ -137,7 +136,7 @@ static void debug_slow_check(cio_loop *L, cio_task *t) {
 }
 
 void cio__suspend(cio_loop *L, cio_task *cur) {
-    if (cio__unlikely(!cio__stack_intact(cur->body->stack)))
+    if (cio__unlikely(*cur->body->canary != CIO__CANARY))
         cio__stack_overflow(cur);
     if (cio__unlikely(L->debug))
         debug_slow_check(L, cur);
@@ -252,20 +251,21 @@ int cio__check_in_task(const char *fn) {
 
 static inline __attribute__((always_inline)) int park_now(cio_loop *L, cio_task *t,
                                                           int64_t deadline) {
+    cio__body *b = t->body;
     int64_t d = deadline;
-    if (t->body->scope) {
+    if (cio__unlikely(b->scope != NULL)) {
         int64_t sd = cio__scope_deadline(t);
         if (sd < d)
             d = sd;
     }
-    t->body->own_deadline = deadline;
-    if (d != CIO_FOREVER && cio__timer_arm(L, t->body, d) < 0)
+    b->own_deadline = deadline;
+    if (cio__unlikely(d != CIO_FOREVER) && cio__timer_arm(L, b, d) < 0)
         return cio_seterr(-ENOMEM, "cannot arm a timer: out of memory");
     t->state = CIO__PARKED;
     cio__suspend(L, t);
-    if (t->body->heap_idx)
-        cio__timer_cancel(L, t->body);
-    return t->body->wake;
+    if (cio__unlikely(b->heap_idx != 0))
+        cio__timer_cancel(L, b);
+    return b->wake;
 }
 
 int cio__park(int64_t deadline) {
