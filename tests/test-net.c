@@ -569,3 +569,29 @@ CIO_TEST_VCLOCK(udp_recv_timeout) {
     CIO_ASSERT_EQ(cio_now() - t0, 3 * CIO_SEC);
     cio_udp_close(u);
 }
+
+/* ---- a peer that never reads ---- */
+
+static int flood_handler(cio_stream *s, void *arg) {
+    (void)arg;
+    static char big[8 << 20];
+    /* Queue far more than the socket buffers hold, then return: the
+     * server's close must give up on the flush after close_timeout. */
+    return cio_stream_write(s, big, sizeof big);
+}
+
+CIO_TEST(close_timeout_frees_handler_of_non_reading_peer) {
+    cio_serve_opts o = {.close_timeout = 50 * CIO_MS};
+    cio_server *srv;
+    CIO_ASSERT_EQ(cio_tcp_serve(&srv, "127.0.0.1", "0", flood_handler, NULL, &o), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port_of(srv), NULL), 0);
+    CIO_ASSERT_GT(cio_stream_fill(s, 1), 0); /* the flood has begun */
+    int64_t t0 = cio_now();
+    while (cio_server_conns(srv) > 0 && cio_now() - t0 < 5 * CIO_SEC)
+        cio_sleep(5 * CIO_MS);
+    CIO_ASSERT_EQ(cio_server_conns(srv), 0);
+    CIO_ASSERT_GE(cio_now() - t0, 30 * CIO_MS);
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(cio_server_close(srv, CIO_SEC), 0);
+}

@@ -172,7 +172,8 @@ CIO_API int cio_stream_write_eof(cio_stream *s);
 /* Flushes what is queued, closes and frees s (always, even when it fails).
  * 0 or the first send error (-ECONNRESET/-EPIPE from a reset peer). If the
  * caller is cancelled or times out, the flush stops there and s is closed
- * anyway. Suspends. */
+ * anyway. No other task may be waiting on s (cancel and join it first).
+ * Suspends. */
 CIO_API int cio_stream_close(cio_stream *s);
 /* Closes and frees s at once, dropping anything queued. Does not suspend. */
 CIO_API void cio_stream_abort(cio_stream *s);
@@ -232,7 +233,9 @@ typedef struct cio_server cio_server;
 
 /* A connection handler: runs as its own task for each accepted connection.
  * The stream belongs to the server: do not close it; when the handler
- * returns, the server flushes and closes it. A negative result other than
+ * returns, the server flushes (within close_timeout) and closes it. Do not
+ * call cio_server_close from a handler (it waits for every handler): spawn
+ * a task for that. A negative result other than
  * -ECANCELED and the usual peer errors (-ECONNRESET, -EPIPE) is reported
  * as a warning with the task's message. */
 typedef int (*cio_conn_fn)(cio_stream *s, void *arg);
@@ -247,6 +250,8 @@ typedef struct cio_serve_opts {
     size_t stack_size;        /* handler task stacks; 0 = the loop's default */
     int unix_mode;            /* Unix sockets: chmod the path (0 = leave) */
     cio_stream_opts stream;   /* buffering of accepted streams */
+    int64_t close_timeout;    /* limit on flushing a stream after its handler
+                               * returns (a peer that never reads); 0 = 10 s */
 } cio_serve_opts;
 
 /* asyncio.start_server: binds and listens on host:port (NULL or "" host =

@@ -81,8 +81,14 @@ static int conn_main(void *arg) {
         cio__report(2, "connection handler '%s' failed: %s%s%s",
                     cio_task_name(NULL), cio_strerror(rc), cio_errmsg()[0] ? ": " : "",
                     cio_errmsg());
-    if (s)
+    if (s) {
+        /* A peer that never reads must not keep the handler alive. */
+        cio_scope sc;
+        cio_timeout_begin(&sc, srv->opts.close_timeout > 0 ? srv->opts.close_timeout
+                                                           : 10 * CIO_SEC);
         cio_stream_close(s);
+        cio_timeout_end(&sc);
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
