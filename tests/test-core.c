@@ -908,3 +908,45 @@ CIO_TEST(cio_run_without_free_fds_fails_cleanly) {
     CIO_ASSERT(WIFEXITED(st));
     CIO_ASSERT_EQ(WEXITSTATUS(st), 0);
 }
+
+/* ---- debug mode turns misuse into an abort with a message ---- */
+
+static int join_twice(void *arg) {
+    (void)arg;
+    cio_task *t = cio_spawn(nothing, NULL);
+    cio_join(t);
+    return cio_join(t); /* a bug: the handle was released */
+}
+static void *run_join_twice(void *arg) {
+    cio_run_opts o = {.debug = true, .no_sigint = true};
+    *(int *)arg = cio_run_with(join_twice, NULL, &o);
+    return NULL;
+}
+
+CIO_TEST(debug_mode_aborts_on_a_released_handle) {
+    int pipefd[2];
+    CIO_ASSERT_EQ(pipe(pipefd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        int rc = 0;
+        pthread_t th;
+        pthread_create(&th, NULL, run_join_twice, &rc);
+        pthread_join(th, NULL);
+        _exit(0);
+    }
+    close(pipefd[1]);
+    char out[2048] = {0};
+    size_t got = 0;
+    ssize_t r;
+    while ((r = read(pipefd[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)r;
+    close(pipefd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    CIO_ASSERT(WIFSIGNALED(st));
+    CIO_ASSERT(strstr(out, "already released") != NULL);
+}

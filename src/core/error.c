@@ -2,6 +2,7 @@
 #include "core/runtime.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -94,4 +95,22 @@ void cio__report(int level, const char *fmt, ...) {
         return;
     }
     fprintf(stderr, "cio %s: %s\n", names[level & 3], msg);
+}
+
+/* A programming error (double join, use of a released handle, a handle of
+ * another thread's loop, suspending outside a task): in debug mode it
+ * aborts with the message, otherwise the caller returns code. */
+int cio__misuse(int code, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cio_loop *L = cio__tls_loop;
+    const char *env = getenv("CIO_DEBUG");
+    if ((L && L->debug) || (env && env[0] == '1')) {
+        fprintf(stderr, "cio: misuse: %s (debug mode aborts)\n", msg);
+        abort();
+    }
+    return cio_seterr(code, "%s", msg);
 }

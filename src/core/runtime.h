@@ -268,6 +268,7 @@ size_t cio__stack_guard_budget(void);
 
 /* error.c */
 void cio__errmsg_propagate(const cio_task *from);
+int cio__misuse(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The task's extra record, allocated on first use (NULL if out of memory). */
 cio__extra *cio__task_extra(cio_task *t);
 static inline const char *cio__task_msg(const cio_task *t) {

@@ -244,7 +244,7 @@ int cio__check_in_task(const char *fn) {
     cio_loop *L = cio__tls_loop;
     if (cio__likely(L && L->cur))
         return 0;
-    return cio_seterr(-EPERM, "%s: called outside a task (suspending calls need a task)", fn);
+    return cio__misuse(-EPERM, "%s: called outside a task (suspending calls need a task)", fn);
 }
 
 /* ---- parking ---- */

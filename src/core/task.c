@@ -199,11 +199,11 @@ static int check_handle(cio_task *t, const char *fn) {
     if (rc < 0)
         return rc;
     if (t->state == CIO__FREE)
-        return cio_seterr(-EINVAL, "%s: task handle was already released", fn);
+        return cio__misuse(-EINVAL, "%s: task handle was already released (joined twice?)", fn);
     if (t == cio__tls_loop->cur)
         return cio_seterr(-EDEADLK, "%s: a task cannot wait for itself", fn);
     if (t->body && t->body->loop != cio__tls_loop)
-        return cio_seterr(-EXDEV, "%s: task belongs to another thread's loop", fn);
+        return cio__misuse(-EXDEV, "%s: task belongs to another thread's loop", fn);
     return 0;
 }
 
@@ -233,8 +233,10 @@ int cio_shield(cio_task *t) {
 }
 
 int cio_detach(cio_task *t) {
-    if (!t || t->state == CIO__FREE)
-        return cio_seterr(-EINVAL, "cio_detach: invalid task handle");
+    if (!t)
+        return cio_seterr(-EINVAL, "cio_detach: task is NULL");
+    if (t->state == CIO__FREE)
+        return cio__misuse(-EINVAL, "cio_detach: task handle was already released");
     if (t->watcher)
         return cio_seterr(-EBUSY, "cio_detach: task '%s' is being awaited", cio_task_name(t));
     if (t->state == CIO__DONE) {
