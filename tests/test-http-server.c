@@ -6,7 +6,7 @@
 
 #define EXPECT_STATUS(req, want_status, want_closed)                          \
     do {                                                                      \
-        tresp r_;                                                             \
+        static tresp r_; /* static: keeps big structs off the task stack */   \
         bool closed_ = false;                                                 \
         CIO_ASSERT_EQ(texchange(&t, req, sizeof req - 1, &r_, &closed_), want_status); \
         CIO_ASSERT_EQ(closed_, want_closed);                                  \

@@ -171,7 +171,8 @@ static int write_head(cio_http_response *w, const char *ctype, int64_t length) {
         p = PUTS(p, "Connection: close\r\n");
     else if (r->head.minor == 0)
         p = PUTS(p, "Connection: keep-alive\r\n");
-    p = put(p, c->uhdr, c->ulen);
+    if (c->ulen)
+        p = put(p, c->uhdr, c->ulen);
     p = PUTS(p, "\r\n");
     c->olen = (size_t)(p - c->obuf);
     w->started = true;
