@@ -397,3 +397,19 @@ CIO_TEST_VCLOCK(gencm_teardown_is_bounded_by_the_grace_deadline) {
     CIO_ASSERT_EQ(cio_now() - t0, CIO_CLEANUP_GRACE);
     CIO_ASSERT_STREQ(trace, "body;teardown(-125,-125);");
 }
+
+CIO_TEST(exitstack_pop_all_moves_cleanups) {
+    trace[0] = 0;
+    cio_exitstack outer = CIO_EXITSTACK_INIT, inner = CIO_EXITSTACK_INIT;
+    CIO_ASSERT_EQ(cio_exitstack_push(&outer, cb, "o"), 0);
+    CIO_ASSERT_EQ(cio_exitstack_push(&inner, cb, "1"), 0);
+    CIO_ASSERT_EQ(cio_exitstack_push(&inner, cb, "2"), 0);
+    CIO_ASSERT_EQ(cio_exitstack_pop_all(&inner, &outer), 0);
+    CIO_ASSERT_EQ(cio_exitstack_size(&inner), 0);
+    CIO_ASSERT_EQ(cio_exitstack_size(&outer), 3);
+    CIO_ASSERT_EQ(cio_exitstack_close(&inner, 0), 0); /* nothing left there */
+    CIO_ASSERT_STREQ(trace, "");
+    CIO_ASSERT_EQ(cio_exitstack_close(&outer, 0), 0);
+    CIO_ASSERT_STREQ(trace, "cb 2(0);cb 1(0);cb o(0);");
+    CIO_ASSERT_EQ(cio_exitstack_pop_all(NULL, &outer), -EINVAL);
+}

@@ -132,6 +132,11 @@ CIO_API int cio_exitstack_push(cio_exitstack *s, int (*fn)(void *arg, int status
 CIO_API int cio_exitstack_close(cio_exitstack *s, int status);
 /* Number of pending cleanups. */
 CIO_API size_t cio_exitstack_size(const cio_exitstack *s);
+/* pop_all(): moves every pending cleanup of from onto to (in order, on top
+ * of to's own), leaving from empty, so that resources gathered under one
+ * stack can outlive it: on success, move them to the caller's stack; on
+ * error, close from. Returns 0 or -EINVAL. Does not suspend. */
+CIO_API int cio_exitstack_pop_all(cio_exitstack *from, cio_exitstack *to);
 
 #ifdef __cplusplus
 }

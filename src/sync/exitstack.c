@@ -96,3 +96,17 @@ size_t cio_exitstack_size(const cio_exitstack *s) {
         n++;
     return n;
 }
+
+int cio_exitstack_pop_all(cio_exitstack *from, cio_exitstack *to) {
+    if (!from || !to)
+        return cio_seterr(-EINVAL, "cio_exitstack_pop_all: stack is NULL");
+    if (!from->top || from == to)
+        return 0;
+    cio__exit_entry *bottom = from->top;
+    while (bottom->next)
+        bottom = bottom->next;
+    bottom->next = to->top;
+    to->top = from->top;
+    from->top = NULL;
+    return 0;
+}
