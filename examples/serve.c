@@ -91,6 +91,10 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    /* Background jobs start with SIGINT ignored, and cio only turns a
+     * SIGINT left at its default into cancellation: restore it, so that
+     * both Ctrl-C and SIGTERM (re-raised as SIGINT) stop us gracefully. */
+    signal(SIGINT, SIG_DFL);
     signal(SIGTERM, on_term);
     return cio_run(serve_main, &c);
 }

@@ -48,6 +48,10 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof body; i++)
         body[i] = (char)('a' + i % 26);
     body[sizeof body - 1] = '\n';
+    /* Background jobs start with SIGINT ignored, and cio only turns a
+     * SIGINT left at its default into cancellation: restore it, so that
+     * both Ctrl-C and SIGTERM (re-raised as SIGINT) stop us gracefully. */
+    signal(SIGINT, SIG_DFL);
     signal(SIGTERM, on_term);
     return cio_run(run, NULL);
 }

@@ -97,8 +97,9 @@ CIO_API void cio_http_server_shutdown(cio_http_server *s, int64_t grace_ns);
 /* Connections open now, and requests answered since the start. */
 CIO_API size_t cio_http_server_connections(const cio_http_server *s);
 CIO_API uint64_t cio_http_server_requests(const cio_http_server *s);
-/* Frees a server that is not serving; one still listening is closed
- * abruptly (its connections cancelled). Does not suspend. */
+/* Frees the server. One still listening (serve never ran) is closed first
+ * with no grace: its connections are cancelled and waited for, so free
+ * then suspends and must run in a task. */
 CIO_API void cio_http_server_free(cio_http_server *s);
 
 /* ---- the request (valid until the handler returns) ---------------------- */
