@@ -119,8 +119,8 @@ def cell(sysinfo, metric, nruns):
 
 
 def verdict(cio, peer, hib):
-    if cio is None or peer is None or cio == 0 or peer == 0:
-        return "", ""
+    if cio is None or peer is None or cio <= 0 or peer <= 0:
+        return "", ""  # no meaningful ratio (e.g. a lateness below zero)
     r = cio / peer
     better = r > 1 if hib else r < 1
     factor = r if r >= 1 else 1 / r

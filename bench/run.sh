@@ -275,7 +275,11 @@ run_echo() {
         ok=0
     fi
     stop_server
-    [ $ok = 1 ] && log "$w $label run $i: $(tr '\n' ' ' <"$out")" || rm -f "$out"
+    if [ $ok = 1 ]; then
+        log "$w $label run $i: $(awk '{printf "%s=%s ", $3, $4}' "$out")"
+    else
+        rm -f "$out"
+    fi
 }
 
 NGINX_DIR=""
