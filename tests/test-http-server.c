@@ -674,3 +674,61 @@ CIO_TEST(http_api_errors) {
     CIO_ASSERT_STREQ(cio_http_mime_type("a/b.HTML"), "text/html; charset=utf-8");
     CIO_ASSERT_STREQ(cio_http_mime_type("a.d/noext"), "application/octet-stream");
 }
+
+/* Cancellation reaches a handler waiting in cio_http_req_read (shutdown
+ * grace over): the read returns -ECANCELED, the connection closes. */
+CIO_TEST_VCLOCK(http_cancel_in_body_read) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "POST /readall HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"), 0);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    CIO_ASSERT_EQ(tsrv_stop(&t, 2 * CIO_SEC), 0);
+    CIO_ASSERT_EQ(t.read_rc, -ECANCELED);
+    CIO_ASSERT(tclosed(s));
+    cio_stream_abort(s);
+}
+
+/* ... and a handler blocked writing to a client that does not read. */
+CIO_TEST_VCLOCK(http_cancel_in_response_write) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(cio_event_wait(&t.big_started), 0);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    CIO_ASSERT_EQ(t.big_rc, 0);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+    CIO_ASSERT_EQ(t.big_rc, -ECANCELED);
+    cio_stream_abort(s);
+}
+
+/* Allocation failures anywhere on the way (accepting, the connection's
+ * buffers, the response buffer): the request fails cleanly, the server
+ * goes on, nothing leaks (the harness checks). */
+CIO_TEST(http_allocation_failures) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    static const char req[] = "GET /prefix/abc?q HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    int ok = 0;
+    for (long n = 1; n <= 12; n++) {
+        cio_stream *s;
+        CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+        cio_test_fail_alloc(n);
+        tresp r;
+        int st = -1;
+        if (tsend(s, req, sizeof req - 1) == 0)
+            st = tread(s, &r, false);
+        cio_test_fail_alloc(0);
+        cio_stream_abort(s);
+        if (st == 200)
+            ok++;
+        /* Whatever happened to that one, the next request works. */
+        CIO_ASSERT_EQ(texchange(&t, req, sizeof req - 1, &r, NULL), 200);
+        CIO_ASSERT_STREQ(r.body, "/prefix/abc");
+    }
+    CIO_ASSERT_GT(ok, 0);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
