@@ -9,7 +9,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -594,4 +597,107 @@ CIO_TEST(close_timeout_frees_handler_of_non_reading_peer) {
     CIO_ASSERT_GE(cio_now() - t0, 30 * CIO_MS);
     cio_stream_abort(s);
     CIO_ASSERT_EQ(cio_server_close(srv, CIO_SEC), 0);
+}
+
+/* ---- SO_REUSEPORT across loops in threads ---- */
+
+static atomic_int stop_thread_server;
+static _Atomic int served_by[2];
+
+typedef struct {
+    int idx;
+    int port;
+    int rc;
+    atomic_int ready;
+} thread_server;
+
+static int tagged_echo(cio_stream *s, void *arg) {
+    thread_server *ts = arg;
+    atomic_fetch_add(&served_by[ts->idx], 1);
+    return echo_handler(s, NULL);
+}
+
+static int thread_server_main(void *arg) {
+    thread_server *ts = arg;
+    char p[16];
+    snprintf(p, sizeof p, "%d", ts->port);
+    cio_serve_opts o = {.reuseport = true};
+    cio_server *srv;
+    ts->rc = cio_tcp_serve(&srv, "127.0.0.1", p, tagged_echo, ts, &o);
+    atomic_store(&ts->ready, 1);
+    if (ts->rc < 0)
+        return ts->rc;
+    while (!atomic_load(&stop_thread_server))
+        cio_sleep(2 * CIO_MS);
+    cio_server_close(srv, CIO_SEC);
+    return 0;
+}
+
+static void *thread_server_thread(void *arg) {
+    cio_run_opts ro = {.no_sigint = true};
+    cio_run_with(thread_server_main, arg, &ro);
+    return NULL;
+}
+
+CIO_TEST(reuseport_loops_in_two_threads) {
+    atomic_store(&stop_thread_server, 0);
+    thread_server main_srv = {.idx = 0}, other = {.idx = 1};
+    cio_serve_opts o = {.reuseport = true};
+    cio_server *srv;
+    CIO_ASSERT_EQ(cio_tcp_serve(&srv, "127.0.0.1", "0", tagged_echo, &main_srv, &o), 0);
+    other.port = cio_server_port(srv);
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, thread_server_thread, &other), 0);
+    while (!atomic_load(&other.ready))
+        cio_sleep(CIO_MS);
+    CIO_ASSERT_EQ(other.rc, 0);
+    /* The kernel spreads connections by their addresses: with 40 of them
+     * both loops get some (the chance of not is 2^-39). */
+    for (int i = 0; i < 40; i++) {
+        cio_stream *s;
+        CIO_ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port_of(srv), NULL), 0);
+        CIO_ASSERT_EQ(echo_once(s, "which loop?\n"), 0);
+        cio_stream_close(s);
+    }
+    atomic_store(&stop_thread_server, 1);
+    pthread_join(th, NULL);
+    CIO_ASSERT_EQ(cio_server_close(srv, CIO_SEC), 0);
+    CIO_ASSERT_EQ(atomic_load(&served_by[0]) + atomic_load(&served_by[1]), 40);
+    CIO_ASSERT_GT(atomic_load(&served_by[0]), 0);
+    CIO_ASSERT_GT(atomic_load(&served_by[1]), 0);
+}
+
+/* ---- many concurrent connections ---- */
+
+typedef struct {
+    const char *port;
+    cio_stream *s;
+    int rc;
+} hold_job;
+
+static int hold_task(void *arg) {
+    hold_job *j = arg;
+    j->rc = cio_tcp_connect(&j->s, "127.0.0.1", j->port, NULL);
+    if (j->rc == 0)
+        j->rc = echo_once(j->s, "held\n");
+    return j->rc;
+}
+
+CIO_TEST(many_concurrent_connections) {
+    int n = (int)cio_test_scale(500);
+    cio_server *srv;
+    CIO_ASSERT_EQ(cio_tcp_serve(&srv, "127.0.0.1", "0", echo_handler, NULL, NULL), 0);
+    hold_job *jobs = calloc((size_t)n, sizeof *jobs);
+    cio_task **ts = calloc((size_t)n, sizeof *ts);
+    for (int i = 0; i < n; i++) {
+        jobs[i].port = port_of(srv);
+        ts[i] = cio_spawn(hold_task, &jobs[i]);
+    }
+    CIO_ASSERT_EQ(cio_gather(ts, (size_t)n, NULL), 0);
+    CIO_ASSERT_EQ(cio_server_conns(srv), n); /* all open at once */
+    for (int i = 0; i < n; i++)
+        cio_stream_close(jobs[i].s);
+    CIO_ASSERT_EQ(cio_server_close(srv, CIO_SEC), 0);
+    free(jobs);
+    free(ts);
 }
