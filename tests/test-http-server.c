@@ -732,3 +732,23 @@ CIO_TEST(http_allocation_failures) {
     CIO_ASSERT_GT(ok, 0);
     CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
 }
+
+/* A response is not held back for a batch while the rest of the next
+ * request has yet to come (the client may be waiting for it). */
+CIO_TEST(http_pipelined_partial_request_flushes) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "GET /prefix/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /prefix/2 HT"), 0);
+    tresp r;
+    int st;
+    CIO_TIMEOUT(5 * CIO_SEC) { st = tread(s, &r, false); }
+    CIO_ASSERT_EQ(st, 200);
+    CIO_ASSERT_STREQ(r.body, "/prefix/1");
+    CIO_ASSERT_EQ(TSEND(s, "TP/1.1\r\nHost: x\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_STREQ(r.body, "/prefix/2");
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
