@@ -477,3 +477,50 @@ CIO_TEST(example_aiofiles_on_both_backends) {
     CIO_ASSERT_STREQ(s, "非同期で書き込み");
     cio_fs_free(s);
 }
+
+/* ---- out of memory, and cancellation of the other calls ---- */
+
+static void oom_body(void) {
+    for (long n = 1; n <= 4; n++) {
+        cio_test_fail_alloc(n);
+        cio_file *f = cio_file_open(tpath("oom"), "w", 0);
+        cio_test_fail_alloc(0);
+        if (f) {
+            CIO_ASSERT_EQ(cio_file_close(f), 0);
+        } else {
+            CIO_ASSERT_EQ(errno, ENOMEM);
+        }
+    }
+    cio_stat st;
+    cio_test_fail_alloc(1);
+    CIO_ASSERT_EQ(cio_fs_stat("/", &st), -ENOMEM);
+    cio_test_fail_alloc(0);
+}
+CIO_TEST(fs_out_of_memory_fails_cleanly) { FS_BOTH(oom_body); }
+
+static int stat_and_list(void *arg) {
+    cio_stat st;
+    char **names;
+    for (;;) {
+        int rc = cio_fs_stat(arg, &st);
+        if (rc < 0)
+            return rc;
+        rc = cio_fs_listdir(arg, &names, NULL);
+        if (rc < 0)
+            return rc;
+        cio_fs_free(names);
+    }
+}
+
+/* Cancelled at whichever call it is in (stat on the ring or listdir on
+ * the pool): -ECANCELED, and the abandoned records are freed. */
+static void cancel_meta_body(void) {
+    for (int yields = 1; yields <= 6; yields++) {
+        cio_task *t = cio_spawn(stat_and_list, (void *)cio_test_tmpdir());
+        for (int i = 0; i < yields; i++)
+            CIO_ASSERT_EQ(cio_yield(), 0);
+        cio_cancel(t);
+        CIO_ASSERT_EQ(cio_join(t), -ECANCELED);
+    }
+}
+CIO_TEST(fs_cancel_stat_and_listdir) { FS_BOTH(cancel_meta_body); }

@@ -357,3 +357,21 @@ CIO_TEST(example_logging_queue) {
     }
     CIO_ASSERT_STREQ(got, want);
 }
+
+CIO_TEST(log_out_of_memory_for_a_long_message) {
+    const char *p = fresh_log("oom.log");
+    CIO_ASSERT_GE(cio_log_add_file(p, CIO_LOG_DEBUG), 0);
+    CIO_ASSERT_EQ(cio_log_warning(NULL, "warm-up"), 0); /* starts the writer */
+    char big[1000];
+    memset(big, 'q', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    cio_test_fail_alloc(1);
+    CIO_ASSERT_EQ(cio_log_warning(NULL, "%s", big), 0); /* truncated, not lost */
+    cio_test_fail_alloc(0);
+    CIO_ASSERT_EQ(cio_log_flush(), 0);
+    char *s = slurp(p);
+    CIO_ASSERT_EQ(count_lines(s), 2);
+    CIO_ASSERT(strstr(s, "qqqq") != NULL);
+    free(s);
+    cio_log_shutdown();
+}

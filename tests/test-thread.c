@@ -483,3 +483,18 @@ CIO_TEST(example_to_thread_overlaps_blocking_work_and_sleep) {
     CIO_ASSERT_EQ(*line, 0);
     CIO_ASSERT(r.seconds >= 1.0 && r.seconds < 1.9);
 }
+
+/* Whichever allocation fails, the call fails cleanly or succeeds. */
+CIO_TEST(to_thread_out_of_memory) {
+    pthread_t where;
+    int failed = 0;
+    for (long n = 1; n <= 4; n++) {
+        cio_test_fail_alloc(n);
+        int rc = cio_to_thread(answer, &where);
+        cio_test_fail_alloc(0);
+        CIO_ASSERT(rc == 42 || rc == -ENOMEM);
+        failed += rc == -ENOMEM;
+    }
+    CIO_ASSERT_GT(failed, 0);
+    CIO_ASSERT_EQ(cio_to_thread(answer, &where), 42);
+}

@@ -484,8 +484,10 @@ int cio_to_thread(cio_fn fn, void *arg) {
     if (rc < 0)
         return rc;
     cio__tloop *tl = tloop_get();
+    if (!tl)
+        return cio_seterr(-ENOMEM, "cio_to_thread: out of memory");
     call_job *c;
-    if (tl && tl->free_jobs) {
+    if (tl->free_jobs) {
         c = (call_job *)tl->free_jobs;
         tl->free_jobs = c->job.next;
     } else if (!(c = cio__malloc(sizeof *c))) {
@@ -501,11 +503,7 @@ int cio_to_thread(cio_fn fn, void *arg) {
         return rc; /* the worker still runs fn; the record is recycled later */
     if (rc == 0 && (rc = c->job.result) < 0 && c->msg[0])
         cio_seterr(rc, "%s", c->msg);
-    if (tl) {
-        c->job.next = tl->free_jobs;
-        tl->free_jobs = &c->job;
-    } else {
-        cio__free(c);
-    }
+    c->job.next = tl->free_jobs;
+    tl->free_jobs = &c->job;
     return rc;
 }
