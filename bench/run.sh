@@ -207,6 +207,7 @@ start_server() {
         sleep 0.1
     done
     mark_failed "$w" "$label" "server did not print READY: $(tail -c 300 "$slog" | tr '\n' ' ')"
+    touch "$OUT/$w/$label.skip" # it will not come up next time either
     stop_server
     return 1
 }
@@ -242,7 +243,8 @@ run_plain() {
     fi
     if [ $rc != 0 ]; then
         local why="exit $rc"
-        [ $rc = 124 ] && why="timed out after ${TMO}s"
+        # a program that hung once is not given the time again
+        [ $rc = 124 ] && why="timed out after ${TMO}s" && touch "$OUT/$w/$label.skip"
         mark_failed "$w" "$label" "$why: $(tail -c 300 "$err" | tr '\n' ' ')"
         rm -f "$out" # a failed run's numbers are not results
     else
@@ -375,7 +377,7 @@ run_http() {
     v=""
     [ -x "$PY" ] && v="$v python $("$PY" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null)"
     [ -x "$PY" ] && v="$v uvloop $("$PY" -c 'import uvloop; print(uvloop.__version__)' 2>/dev/null || echo -)"
-    [ -x "$NODE" ] && v="$v node $("$NODE" --version 2>/dev/null)"
+    [ -x "$NODE" ] && v="$v node $("$NODE" --version 2>/dev/null | head -1)"
     v="$v libuv $(pkg-config --modversion libuv 2>/dev/null || echo -)"
     command -v nginx >/dev/null && v="$v nginx $(nginx -v 2>&1 | sed 's|.*/||')"
     command -v wrk >/dev/null && v="$v wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
@@ -400,7 +402,7 @@ for i in $(seq "$RUNS"); do
         mapfile -t SYS < <(systems "$w")
         for line in "${SYS[@]}"; do
             IFS='|' read -r label reqs cmd <<<"$line"
-            [ -f "$OUT/$w/$label.status" ] && continue
+            [ -f "$OUT/$w/$label.status" ] || [ -f "$OUT/$w/$label.skip" ] && continue
             # shellcheck disable=SC2086 # the command is a word list
             case $w in
             W6) run_echo "$w" "$label" "$i" $cmd ;;
