@@ -68,6 +68,10 @@ static void linger(cio__http_conn *c) {
 
 /* Sends an error response for a request we could not take, then closes. */
 static int fail(cio__http_conn *c, int status) {
+    /* The request may be half-parsed: nothing of it is to be read. */
+    c->req.body_done = true;
+    c->req.expect_pending = false;
+    c->req.head.minor = 1;
     cio__http_resp_reset(c);
     if (cio__http_send_simple(c, status, true) == 0)
         linger(c);
@@ -216,8 +220,8 @@ static int error_status(int rc) {
  * the connection must close. */
 static bool finish(cio__http_conn *c, int rc) {
     cio_http_response *w = &c->resp;
-    if (rc == -ECANCELED || cio__interrupted())
-        return false;
+    if (cio__interrupted())
+        return false; /* cancelled (shutdown): no time for anything else */
     if (!w->started) {
         if (rc < 0) {
             int st = error_status(rc);
