@@ -11,6 +11,7 @@ class Event {
   }
   set() {
     this.flag = true;
+    if (this.waiters.length === 0) return;
     const ws = this.waiters;
     this.waiters = [];
     for (const w of ws) w();
