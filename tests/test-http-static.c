@@ -219,3 +219,44 @@ CIO_TEST(curl_keepalive_bodies_and_continue) {
     CIO_ASSERT_STREQ(sh.out, "AHOone,two,three");
     CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
 }
+
+/* HTTPS: the same server over TLS (a throw-away CA made with the openssl
+ * command), reached by curl with verification on. */
+CIO_TEST(curl_https) {
+    if (!have_curl() || access("/usr/bin/openssl", X_OK) != 0) {
+        printf("curl or openssl not installed: skipped\n");
+        return;
+    }
+    const char *d = cio_test_tmpdir();
+    shell sh;
+    snprintf(sh.cmd, sizeof sh.cmd,
+             "(cd %s && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout ca.key -out ca.pem -days 2 -subj '/CN=cio http test CA' "
+             "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign,cRLSign && "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout server.key -out server.csr -subj '/CN=localhost' && "
+             "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext.cnf && "
+             "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out server.pem -days 2 -extfile ext.cnf) >/dev/null 2>&1 && echo made",
+             d);
+    CIO_ASSERT_EQ(cio_to_thread(run_shell, &sh), 0);
+    CIO_ASSERT_STREQ(sh.out, "made\n");
+    char cert[600], key[600];
+    snprintf(cert, sizeof cert, "%s/server.pem", d);
+    snprintf(key, sizeof key, "%s/server.key", d);
+    cio_tls_opts to = {.server = true, .cert_file = cert, .key_file = key};
+    cio_tls_ctx *ctx = cio_tls_ctx_new(&to);
+    CIO_ASSERT(ctx != NULL);
+    cio_http_server_opts o = {.tls_ctx = ctx};
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, &o), 0);
+    snprintf(sh.cmd, sizeof sh.cmd,
+             "curl -sS --max-time 20 --cacert %s/ca.pem -w '|%%{http_code}|%%{num_connects}\\n' "
+             "https://127.0.0.1:%d/ https://127.0.0.1:%d/chunks 2>&1",
+             d, t.port, t.port);
+    CIO_ASSERT_EQ(cio_to_thread(run_shell, &sh), 0);
+    CIO_ASSERT_STREQ(sh.out, "hello\n|200|1\none,two,three|200|0\n");
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+    cio_tls_ctx_free(ctx);
+}

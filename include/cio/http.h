@@ -20,6 +20,7 @@
 #define CIO_HTTP_H
 
 #include "cio/core.h"
+#include "cio/net.h"
 
 #include <sys/types.h>
 
@@ -56,6 +57,8 @@ typedef struct cio_http_server_opts {
     bool reuseport;          /* SO_REUSEPORT: one server per thread/loop */
     size_t stack_size;       /* connection task stack; 0 = the loop default */
     const char *server_name; /* Server field; NULL = "cio", "" = none */
+    cio_tls_ctx *tls_ctx;    /* serve HTTPS with this server context (see
+                                cio/net.h); NULL = plain HTTP */
 } cio_http_server_opts;
 
 /* ---- the server -------------------------------------------------------- */

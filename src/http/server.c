@@ -165,6 +165,7 @@ int cio_http_server_listen(cio_http_server *s, const char *host, int port) {
         .reuseport = s->o.reuseport,
         .max_conns = s->o.max_connections,
         .stack_size = s->o.stack_size,
+        .tls_ctx = s->o.tls_ctx,
         /* The head must fit in the stream buffer with room to spare. */
         .stream = {.limit = s->o.max_header_bytes + 16384},
     };
