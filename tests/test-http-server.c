@@ -4,6 +4,8 @@
  * from tasks on the same loop, asserting exact status lines and bodies. */
 #include "http_test_util.h"
 
+#include <pthread.h>
+
 #define EXPECT_STATUS(req, want_status, want_closed)                          \
     do {                                                                      \
         static tresp r_; /* static: keeps big structs off the task stack */   \
@@ -750,5 +752,69 @@ CIO_TEST(http_pipelined_partial_request_flushes) {
     CIO_ASSERT_EQ(tread(s, &r, false), 200);
     CIO_ASSERT_STREQ(r.body, "/prefix/2");
     cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+/* SO_REUSEPORT: a second loop in another thread serves the same port;
+ * the kernel spreads connections over both, each loop answers its own. */
+typedef struct {
+    int port;
+    cio_loop *loop;
+    cio_http_server *s;
+    uint64_t served;
+    volatile int ready;
+} twin;
+
+static int twin_hello(cio_http_request *req, cio_http_response *w, void *arg) {
+    return cio_http_resp_send(w, 200, "text/plain", "twin\n", 5);
+}
+
+static int twin_main(void *arg) {
+    twin *tw = arg;
+    cio_http_server_opts o = {.reuseport = true};
+    tw->s = cio_http_server_new(&o);
+    cio_http_server_route(tw->s, "GET", "/", twin_hello, NULL);
+    int rc = cio_http_server_listen(tw->s, "127.0.0.1", tw->port);
+    tw->loop = cio_loop_current();
+    __atomic_store_n(&tw->ready, rc == 0 ? 1 : -1, __ATOMIC_RELEASE);
+    if (rc == 0)
+        rc = cio_http_server_serve(tw->s);
+    tw->served = cio_http_server_requests(tw->s);
+    cio_http_server_free(tw->s);
+    return rc;
+}
+
+static void *twin_thread(void *arg) { return (void *)(intptr_t)cio_run(twin_main, arg); }
+
+static void twin_stop(void *arg) { cio_http_server_shutdown(((twin *)arg)->s, CIO_SEC); }
+
+CIO_TEST(http_reuseport_two_loops) {
+    cio_http_server_opts o = {.reuseport = true};
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, &o), 0);
+    twin tw = {.port = t.port};
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, twin_thread, &tw), 0);
+    while (__atomic_load_n(&tw.ready, __ATOMIC_ACQUIRE) == 0)
+        cio_sleep(CIO_MS);
+    CIO_ASSERT_EQ(tw.ready, 1);
+    int mine = 0, theirs = 0;
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < 64; i++) {
+        tresp r;
+        CIO_ASSERT_EQ(texchange(&t, req, sizeof req - 1, &r, NULL), 200);
+        if (strcmp(r.body, "hello\n") == 0)
+            mine++;
+        else if (strcmp(r.body, "twin\n") == 0)
+            theirs++;
+    }
+    CIO_ASSERT_EQ(cio_call_threadsafe(tw.loop, twin_stop, &tw), 0);
+    void *res;
+    pthread_join(th, &res);
+    CIO_ASSERT_EQ((intptr_t)res, 0);
+    CIO_ASSERT_EQ(mine + theirs, 64);
+    CIO_ASSERT_GT(mine, 0);
+    CIO_ASSERT_GT(theirs, 0);
+    CIO_ASSERT_EQ(tw.served, (uint64_t)theirs);
     CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
 }
