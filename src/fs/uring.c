@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "fs/fsop.h"
 
+#include "cio/thread.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -151,6 +153,12 @@ static uring *ring_get(void) {
         return NULL;
     }
     u->cq_entries = *u->ring.cq.kring_entries;
+    /* Operations that cannot complete inline (creating files, cold reads)
+     * go to the kernel's io-wq threads, by default up to one per request:
+     * 64 creates in one directory then spin on its lock. Bound them like
+     * the thread pool. */
+    unsigned workers[2] = {(unsigned)cio_thread_pool_size(), (unsigned)cio_thread_pool_size()};
+    io_uring_register_iowq_max_workers(&u->ring, workers);
     u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (u->efd < 0 || io_uring_register_eventfd(&u->ring, u->efd) < 0 ||
         cio__watch_start(&u->watch, u->efd, EPOLLIN, on_cqe) < 0)
