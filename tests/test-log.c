@@ -273,6 +273,11 @@ static void *named_thread(void *arg) {
     return NULL;
 }
 
+static int fails_loudly(void *arg) {
+    (void)arg;
+    return cio_seterr(-EIO, "the widget broke");
+}
+
 static int spam(void *arg) {
     for (int i = 0; i < 100; i++)
         cio_log_warning(arg, "exit line %d", i);
@@ -303,10 +308,18 @@ CIO_TEST(log_threads_run_exit_flush_and_cio_reports) {
     CIO_ASSERT_EQ(pthread_create(&th, NULL, run_and_count, (void *)p), 0);
     CIO_ASSERT_EQ(cio_to_thread(join_thread, &th), 100);
     cio__report(2, "a warning of cio's own");
+    /* A detached task's error that nobody collects is reported: here. */
+    cio_task *t = cio_spawn_with(fails_loudly, NULL, &(cio_spawn_opts){.name = "doomed"});
+    CIO_ASSERT_EQ(cio_detach(t), 0);
+    CIO_ASSERT_EQ(cio_yield(), 0);
+    CIO_ASSERT_EQ(cio_yield(), 0);
     CIO_ASSERT_EQ(cio_log_flush(), 0);
     char *s = slurp(p);
     CIO_ASSERT(strstr(s, " WARNING  plain [my-thread] from a plain thread\n") != NULL);
     CIO_ASSERT(strstr(s, " WARNING  cio [main] a warning of cio's own\n") != NULL);
+    CIO_ASSERT(strstr(s, " ERROR    cio [") != NULL);
+    CIO_ASSERT(strstr(s, "'doomed'") != NULL);
+    CIO_ASSERT(strstr(s, "the widget broke") != NULL);
     free(s);
     cio_log_shutdown();
 }
