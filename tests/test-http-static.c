@@ -95,6 +95,9 @@ CIO_TEST(static_files_dirs_and_escapes) {
     CIO_ASSERT_EQ(get(&t, "/files/../test-http-static", NULL, &r), 404);
     CIO_ASSERT_EQ(get(&t, "/files/%2e%2e/%2e%2e/etc/passwd", NULL, &r), 404);
     CIO_ASSERT_EQ(get(&t, "/files/sub/..%2f..%2fetc/passwd", NULL, &r), 404);
+    CIO_ASSERT_EQ(get(&t, "/files/%2fetc%2fpasswd", NULL, &r), 404); /* decodes absolute */
+    CIO_ASSERT_EQ(get(&t, "/files/%2Fa.txt", NULL, &r), 200); /* stays below the root */
+    CIO_ASSERT_STREQ(r.body, "alpha\n");
     CIO_ASSERT_EQ(get(&t, "/files/out/passwd", NULL, &r), 404); /* symlink out of root */
     CIO_ASSERT_EQ(get(&t, "/files/a.txt%00.html", NULL, &r), 404);
     CIO_ASSERT_EQ(get(&t, "/files/%zz", NULL, &r), 404);
