@@ -104,6 +104,24 @@ CIO_TEST(static_files_dirs_and_escapes) {
     CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
 }
 
+/* The same confinement without openat2 (older kernels). */
+CIO_TEST(static_files_escapes_without_openat2) {
+    setenv("CIO_HTTP_NO_OPENAT2", "1", 1);
+    tsrv t;
+    CIO_ASSERT_EQ(start_static(&t), 0);
+    tresp r;
+    CIO_ASSERT_EQ(get(&t, "/files/a.txt", NULL, &r), 200);
+    CIO_ASSERT_EQ(get(&t, "/files/in", NULL, &r), 200); /* symlink inside */
+    CIO_ASSERT_STREQ(r.body, "alpha\n");
+    CIO_ASSERT_EQ(get(&t, "/files/out/passwd", NULL, &r), 404); /* through a symlink out */
+    CIO_ASSERT_EQ(get(&t, "/files/out", NULL, &r), 404);
+    CIO_ASSERT_EQ(get(&t, "/files/%2fetc%2fpasswd", NULL, &r), 404);
+    CIO_ASSERT_EQ(get(&t, "/files/%2e%2e/%2e%2e/etc/passwd", NULL, &r), 404);
+    CIO_ASSERT_EQ(get(&t, "/files/sub/", NULL, &r), 200);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+    unsetenv("CIO_HTTP_NO_OPENAT2");
+}
+
 CIO_TEST(static_files_ranges_and_conditional) {
     tsrv t;
     CIO_ASSERT_EQ(start_static(&t), 0);

@@ -65,7 +65,8 @@ int cio_http_server_static(cio_http_server *s, const char *prefix, const char *r
     memcpy(pat + pl, "*", 2);
     m->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     m->prefix = cio__strdup(prefix);
-    m->root = cio__strdup(root);
+    char real[PATH_MAX];
+    m->root = cio__strdup(realpath(root, real) ? real : root);
     int rc = m->rootfd < 0 ? cio_seterr(-errno, "http static: open %s: %s", root, strerror(errno))
              : !m->prefix || !m->root ? cio_seterr(-ENOMEM, "http static: out of memory")
                                       : cio_http_server_route(s, "GET", pat, cio__http_static_handler, m);
@@ -129,10 +130,31 @@ static int decode_path(const char *in, char *out, size_t n) {
     return 0;
 }
 
-/* Opens rel below dirfd without leaving it. */
-static int open_beneath(int dirfd, const char *rel, int flags) {
+/* Without openat2: the file opened must lie below root (a symlink in a
+ * middle component could lead out of it). */
+static int check_beneath(int fd, const char *root) {
+    char link[64], path[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    size_t rl = strlen(root);
+    if (n >= 0)
+        path[n] = 0;
+    if (n < 0 || (size_t)n < rl || memcmp(path, root, rl) != 0 ||
+        (path[rl] != '/' && path[rl] != 0 && strcmp(root, "/") != 0)) {
+        close(fd);
+        errno = ENOENT;
+        return -1;
+    }
+    return fd;
+}
+
+/* Opens rel below dirfd (the directory root) without leaving it. */
+static int open_beneath(int dirfd, const char *root, const char *rel, int flags) {
 #ifdef HAVE_OPENAT2
-    static int no_openat2;
+    /* CIO_HTTP_NO_OPENAT2 forces the fallback (to test it). */
+    static int no_openat2 = -1;
+    if (no_openat2 < 0)
+        no_openat2 = getenv("CIO_HTTP_NO_OPENAT2") != NULL;
     if (!no_openat2) {
         struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY),
                                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
@@ -142,9 +164,10 @@ static int open_beneath(int dirfd, const char *rel, int flags) {
         no_openat2 = 1;
     }
 #endif
-    /* Older kernels: refuse symlinks in the last component; ".." was
-     * refused when decoding. */
-    return openat(dirfd, rel, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+    /* Older kernels: ".." was refused when decoding, and where the file
+     * really is gets checked after opening. */
+    int fd = openat(dirfd, rel, flags | O_CLOEXEC | O_NOCTTY);
+    return fd < 0 ? fd : check_beneath(fd, root);
 }
 
 static void http_time(time_t t, char *buf, size_t n) {
@@ -350,7 +373,7 @@ int cio__http_static_handler(cio_http_request *req, cio_http_response *w, void *
     size_t pl = strlen(m->prefix);
     if (strncmp(path, m->prefix, pl) != 0 || decode_path(path + pl, rel, sizeof rel) < 0)
         return cio_http_resp_send(w, 404, "text/plain", "Not Found\n", 10);
-    int fd = open_beneath(m->rootfd, rel, O_RDONLY);
+    int fd = open_beneath(m->rootfd, m->root, rel, O_RDONLY);
     if (fd < 0) {
         int e = errno;
         return e == EACCES ? cio_http_resp_send(w, 403, "text/plain", "Forbidden\n", 10)
