@@ -701,3 +701,38 @@ CIO_TEST(many_concurrent_connections) {
     free(jobs);
     free(ts);
 }
+
+/* ---- allocation failures ---- */
+
+/* Fails the n-th allocation from the start of a connect + echo + close, for
+ * every n until a run succeeds: each failure must come back as a clean
+ * error on one side or the other (and the leak check at the end of the
+ * test sees everything freed, every fd closed). */
+CIO_TEST(allocation_failures_are_clean) {
+    cio_server *srv;
+    CIO_ASSERT_EQ(cio_tcp_serve(&srv, "127.0.0.1", "0", echo_handler, NULL, NULL), 0);
+    int fds0 = cio_test_fd_count();
+    bool succeeded = false;
+    for (long n = 1; n < 200 && !succeeded; n++) {
+        cio_stream *s = NULL;
+        cio_test_fail_alloc(n);
+        int rc = cio_tcp_connect(&s, "127.0.0.1", port_of(srv), NULL);
+        if (rc == 0) {
+            CIO_TIMEOUT(200 * CIO_MS) {
+                rc = echo_once(s, "survive\n");
+            }
+            int crc = cio_stream_close(s);
+            succeeded = rc == 0 && crc == 0;
+        } else {
+            CIO_ASSERT_EQ(rc, -ENOMEM);
+            CIO_ASSERT(s == NULL);
+        }
+        cio_test_fail_alloc(0);
+        /* Let the server side finish with this connection. */
+        for (int i = 0; i < 100 && cio_server_conns(srv) > 0; i++)
+            cio_sleep(CIO_MS);
+    }
+    CIO_ASSERT(succeeded);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds0);
+    CIO_ASSERT_EQ(cio_server_close(srv, CIO_SEC), 0);
+}
