@@ -532,3 +532,19 @@ CIO_TEST(outside_a_task_is_eperm) {
     close(p);
     cio_stream_close(s);
 }
+
+CIO_TEST(second_concurrent_reader_is_ebusy) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    op_job j = {s, OP_READ, 1, {0}};
+    cio_task *t = cio_spawn(op_task, &j);
+    cio_yield(); /* t now waits for data */
+    char buf[8];
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof buf), -EBUSY);
+    CIO_ASSERT(strstr(cio_errmsg(), "already reading") != NULL);
+    put(p, "x");
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, 1);
+    close(p);
+    cio_stream_close(s);
+}

@@ -128,7 +128,7 @@ int cio__sock_nonblock(int fd) {
 /* Sets "<op> <peer>: <reason>" unless the transport already explained a
  * TLS failure, and returns code. */
 static int sfail(const cio_stream *s, int code, const char *op) {
-    if (code == CIO_ETLS || code == CIO_ELIMIT || code == CIO_EPARTIAL)
+    if (code == CIO_ETLS || code == CIO_ELIMIT || code == CIO_EPARTIAL || code == -EBUSY)
         return code;
     cio_addr a;
     char who[CIO_ADDRSTRLEN];
@@ -146,16 +146,21 @@ static bool would_block(ssize_t r) {
 }
 
 int cio__stream_wait(cio_stream *s, int code, int dir) {
+    bool cross = code == CIO__WANT_WRITE || code == CIO__WANT_READ;
     if (code == CIO__WANT_WRITE)
         dir = CIO__WRITE;
     else if (code == CIO__WANT_READ)
         dir = CIO__READ;
     int rc = cio__nfd_wait(&s->f, dir);
-    if (rc == -EBUSY) {
-        /* Another task of this stream waits in that direction (a TLS read
-         * that must write while the flusher waits to write): let it go on
-         * and retry shortly; this only happens around renegotiation. */
+    if (rc == -EBUSY && cross) {
+        /* The other side of this stream waits in that direction (a TLS
+         * read that must write while the flusher waits to write): let it
+         * go on and retry shortly; this only happens around TLS key
+         * updates and renegotiation. */
         rc = cio_sleep(CIO_MS);
+    } else if (rc == -EBUSY) {
+        rc = cio_seterr(-EBUSY, "another task is already %s this stream",
+                        dir == CIO__READ ? "reading" : "writing");
     }
     return rc;
 }
@@ -217,7 +222,7 @@ static void stream_unref(cio_stream *s) {
 static ssize_t recv_some(cio_stream *s, void *buf, size_t n) {
     for (;;) {
         if (s->rd_drained) {
-            int rc = cio__nfd_wait(&s->f, CIO__READ);
+            int rc = cio__stream_wait(s, -EAGAIN, CIO__READ);
             if (rc < 0)
                 return sfail(s, rc, "read");
             s->rd_drained = false;
