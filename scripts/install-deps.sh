@@ -2,7 +2,7 @@
 # Installs the Debian packages cio builds, tests and benchmarks with, when
 # any is missing. Needs root (or prints what to install).
 set -e
-PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev liburing-dev libcurl4-openssl-dev libssl-dev libxml2-dev valgrind curl"
+PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev liburing-dev libcurl4-openssl-dev libssl-dev openssl libxml2-dev valgrind curl"
 if [ "${1:-}" = "--bench" ] || [ "${CIO_DEPS_ALL:-}" = 1 ]; then
   PKGS="$PKGS libuv1-dev nodejs python3 python3-uvloop python3-aiohttp python3-aiofiles nginx wrk"
 fi
