@@ -33,6 +33,7 @@ enum { JOB_IDLE, JOB_PENDING, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 struct cio__tloop {
     cio_loop *loop;
     _Atomic(cio__job *) done; /* LIFO pushed by workers */
+    atomic_int completing;    /* workers between their push and their write */
     int efd;
     cio__watch watch;
     size_t outstanding;       /* submitted, not yet back (loop thread only) */
@@ -94,6 +95,9 @@ int cio_thread_pool_threads(void) {
 
 static void complete(cio__job *j) {
     cio__tloop *tl = j->tl;
+    /* Once pushed, j may be drained and the loop may close: tl must stay
+     * until the eventfd write below is done (tloop_close waits for it). */
+    atomic_fetch_add_explicit(&tl->completing, 1, memory_order_relaxed);
     cio__job *old = atomic_load_explicit(&tl->done, memory_order_relaxed);
     do
         j->next = old;
@@ -105,6 +109,7 @@ static void complete(cio__job *j) {
             /* Only EAGAIN (counter saturated) is possible: a wake is due. */
         }
     }
+    atomic_fetch_sub_explicit(&tl->completing, 1, memory_order_release);
 }
 
 static inline void cpu_relax(void) {
@@ -371,6 +376,8 @@ static void tloop_close(void *arg) {
             break;
         on_wake(&tl->watch, 0);
     }
+    while (atomic_load_explicit(&tl->completing, memory_order_acquire) > 0)
+        sched_yield(); /* a worker is a few instructions from done */
     while (tl->free_jobs) {
         cio__job *j = tl->free_jobs;
         tl->free_jobs = j->next;
