@@ -37,6 +37,12 @@ static int t_info(cio_http_request *req, cio_http_response *w, void *arg) {
     const char *host = cio_http_req_header(req, "HOST"), *n0, *v0;
     if (cio_http_req_header_at(req, 0, &n0, &v0) < 0)
         n0 = v0 = "-";
+    cio_addr peer;
+    char who[CIO_ADDRSTRLEN] = "?";
+    if (cio_http_req_peer(req, &peer) == 0)
+        cio_addr_str(&peer, who, sizeof who);
+    if (strncmp(who, "127.0.0.1:", 10) != 0)
+        return cio_http_resp_send(w, 500, "text/plain", who, strlen(who));
     int n = snprintf(buf, sizeof buf, "%s|%s|%s|%s|%s|%d|%zu|%s=%s", cio_http_req_method(req),
                      cio_http_req_target(req), cio_http_req_path(req), cio_http_req_query(req),
                      host ? host : "-", cio_http_req_version(req),

@@ -818,3 +818,38 @@ CIO_TEST(http_reuseport_two_loops) {
     CIO_ASSERT_EQ(tw.served, (uint64_t)theirs);
     CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
 }
+
+typedef struct {
+    char lines[8][128];
+    int n;
+} logbook;
+
+static void log_line(const cio_http_request *req, int status, int64_t bytes, void *arg) {
+    logbook *lb = arg;
+    if (lb->n < 8)
+        snprintf(lb->lines[lb->n++], 128, "%s %s %d %lld", cio_http_req_method(req),
+                 cio_http_req_target(req), status, (long long)bytes);
+}
+
+CIO_TEST(http_access_log) {
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, NULL), 0);
+    logbook lb = {.n = 0};
+    cio_http_server_access_log(t.s, log_line, &lb);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "GET /?a HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
+                           "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /chunks HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    tresp r;
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    CIO_ASSERT_EQ(tread(s, &r, true), 200);
+    CIO_ASSERT_EQ(tread(s, &r, false), 404);
+    CIO_ASSERT_EQ(tread(s, &r, false), 200);
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+    CIO_ASSERT_EQ(lb.n, 4);
+    CIO_ASSERT_STREQ(lb.lines[0], "GET /?a 200 6");
+    CIO_ASSERT_STREQ(lb.lines[1], "HEAD / 200 0");
+    CIO_ASSERT_STREQ(lb.lines[2], "GET /nothing 404 10");
+    CIO_ASSERT_STREQ(lb.lines[3], "GET /chunks 200 13");
+}

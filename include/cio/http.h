@@ -97,6 +97,12 @@ CIO_API int cio_http_server_serve(cio_http_server *s);
  * (their responses carry Connection: close), and after grace_ns cancels
  * whatever is left. cio_http_server_serve then returns 0. Does not suspend. */
 CIO_API void cio_http_server_shutdown(cio_http_server *s, int64_t grace_ns);
+/* An access log: fn(req, status, body_bytes, arg) runs in the connection's
+ * task after each answered request (not for requests refused before
+ * parsing completed). fn must not suspend. NULL removes it. */
+typedef void (*cio_http_log_fn)(const cio_http_request *req, int status, int64_t body_bytes,
+                                void *arg);
+CIO_API void cio_http_server_access_log(cio_http_server *s, cio_http_log_fn fn, void *arg);
 /* Connections open now, and requests answered since the start. */
 CIO_API size_t cio_http_server_connections(const cio_http_server *s);
 CIO_API uint64_t cio_http_server_requests(const cio_http_server *s);
@@ -122,6 +128,8 @@ CIO_API const char *cio_http_req_header(const cio_http_request *r, const char *n
 CIO_API size_t cio_http_req_header_count(const cio_http_request *r);
 CIO_API int cio_http_req_header_at(const cio_http_request *r, size_t i, const char **name,
                                    const char **value);
+/* The client's address (format it with cio_addr_str). 0 or -errno. */
+CIO_API int cio_http_req_peer(const cio_http_request *r, cio_addr *a);
 /* Declared body length; -1 for a chunked body; 0 when there is none. */
 CIO_API int64_t cio_http_req_content_length(const cio_http_request *r);
 /* Streaming body: reads up to n body bytes (chunked framing removed).

@@ -240,6 +240,8 @@ static bool finish(cio__http_conn *c, int rc) {
     }
     if (!c->req.body_done && !discard_body(c))
         c->close = true;
+    if (c->srv->log_fn)
+        c->srv->log_fn(&c->req, w->status, w->head_only ? 0 : w->sent, c->srv->log_arg);
     cio__free(c->req.body_buf);
     c->req.body_buf = NULL;
     c->srv->nreq++;
@@ -319,6 +321,8 @@ int cio_http_req_header_at(const cio_http_request *r, size_t i, const char **nam
     *value = r->head.hdrs[i].value;
     return 0;
 }
+
+int cio_http_req_peer(const cio_http_request *r, cio_addr *a) { return cio_stream_peer(r->c->s, a); }
 
 int64_t cio_http_req_content_length(const cio_http_request *r) {
     if (r->fr.chunked)

@@ -215,6 +215,11 @@ int cio_http_server_serve(cio_http_server *s) {
     return rc < 0 ? rc : 0;
 }
 
+void cio_http_server_access_log(cio_http_server *s, cio_http_log_fn fn, void *arg) {
+    s->log_fn = fn;
+    s->log_arg = arg;
+}
+
 size_t cio_http_server_connections(const cio_http_server *s) { return s ? s->nconns : 0; }
 
 uint64_t cio_http_server_requests(const cio_http_server *s) { return s ? s->nreq : 0; }

@@ -40,6 +40,8 @@ struct cio_http_server {
     bool shutting;
     int64_t grace_deadline;
     cio__waitq stop_wq; /* cio_http_server_serve waits here */
+    cio_http_log_fn log_fn;
+    void *log_arg;
 };
 
 struct cio_http_request {
