@@ -548,3 +548,36 @@ CIO_TEST(second_concurrent_reader_is_ebusy) {
     close(p);
     cio_stream_close(s);
 }
+
+static int count_ticks(void *arg) {
+    int *ticks = arg;
+    for (;;) {
+        if (cio_yield() < 0)
+            return 0;
+        (*ticks)++;
+    }
+}
+
+CIO_TEST(fast_reader_and_writer_let_others_run) {
+    /* The peer keeps the socket full, so reads never have to wait; the
+     * stream still yields now and then, and the other task gets turns. */
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    cio_stream *ps;
+    CIO_ASSERT_EQ(cio_stream_open_fd(&ps, p, NULL), 0);
+    int ticks = 0;
+    cio_task *t = cio_spawn(count_ticks, &ticks);
+    cio_yield();
+    char buf[512];
+    memset(buf, 'x', sizeof buf);
+    for (int i = 0; i < 1000; i++) {
+        CIO_ASSERT_EQ(cio_stream_write(ps, buf, sizeof buf), 0);
+        CIO_ASSERT_EQ(cio_stream_drain(ps), 0);
+        CIO_ASSERT_EQ(cio_stream_readexactly(s, buf, sizeof buf, NULL), (ssize_t)sizeof buf);
+    }
+    CIO_ASSERT_GE(ticks, 1000 / 64);
+    cio_cancel(t);
+    cio_join(t);
+    cio_stream_close(ps);
+    cio_stream_close(s);
+}

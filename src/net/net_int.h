@@ -55,6 +55,7 @@ struct cio_stream {
     size_t limit;
     bool rdeof;      /* the transport reported end of stream */
     bool rd_drained; /* plain: last recv was short, so wait before the next */
+    uint8_t streak;  /* reads/drains in a row that did not suspend */
     int rerr;        /* sticky read error */
 
     /* write buffer: bytes [wpos, wlen) of wbuf are queued */

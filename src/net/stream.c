@@ -219,9 +219,24 @@ static void stream_unref(cio_stream *s) {
 
 /* One transport read into buf (n > 0), waiting as needed: > 0 bytes, 0 at
  * end of stream, or an error (sticky unless the wait was interrupted). */
+/* Fairness: a task that reads (or drains) a fast peer without ever having
+ * to wait would keep the loop to itself; every so often it yields. */
+#define STREAK_MAX 64
+
+static int fair_yield(cio_stream *s) {
+    if (cio__likely(++s->streak < STREAK_MAX))
+        return 0;
+    s->streak = 0;
+    return cio_yield();
+}
+
 static ssize_t recv_some(cio_stream *s, void *buf, size_t n) {
+    int yrc = fair_yield(s);
+    if (cio__unlikely(yrc < 0))
+        return sfail(s, yrc, "read");
     for (;;) {
         if (s->rd_drained) {
+            s->streak = 0;
             int rc = cio__stream_wait(s, -EAGAIN, CIO__READ);
             if (rc < 0)
                 return sfail(s, rc, "read");
@@ -244,6 +259,7 @@ static ssize_t recv_some(cio_stream *s, void *buf, size_t n) {
         if (would_block(r)) {
             if (r == -EAGAIN)
                 s->rd_drained = false;
+            s->streak = 0;
             int rc = cio__stream_wait(s, (int)r, CIO__READ);
             if (rc < 0)
                 return sfail(s, rc, "read");
@@ -616,7 +632,9 @@ int cio_stream_drain(cio_stream *s) {
     if (cio__likely(queued(s) <= s->whigh)) {
         if (s->werr)
             return sfail(s, s->werr, "drain");
-        int rc = cio__interrupted();
+        int rc = fair_yield(s);
+        if (!rc)
+            rc = cio__interrupted();
         return rc ? sfail(s, rc, "drain") : 0;
     }
     return wait_queued(s, s->wlow, "drain");
