@@ -98,18 +98,19 @@ static ssize_t read_head(cio__http_conn *c) {
                 return fail(c, 431);
             if (r == CIO__HP_VERSION)
                 return fail(c, 505);
-            if (!deadline)
-                deadline = cio_now() + srv->o.header_timeout;
-        } else {
-            if (srv->shutting)
-                return 0;
-            c->idle = true;
-            deadline = cio_now() + srv->o.idle_timeout;
         }
         /* About to wait: this is the moment to send the batch of pipelined
          * responses (the client may wait for them before sending more). */
         if (c->olen && cio__http_flush(c) < 0)
             return 0;
+        if (have == 0) {
+            if (srv->shutting)
+                return 0;
+            c->idle = true;
+            deadline = cio_now() + srv->o.idle_timeout;
+        } else if (!deadline) {
+            deadline = cio_now() + srv->o.header_timeout;
+        }
         ssize_t r = fill_until(c->s, have + 1, deadline);
         c->idle = false;
         if (r == -ETIMEDOUT && have > 0)
