@@ -84,7 +84,9 @@ void cio__waitq_remove(cio__waitq *q, cio__waiter *w);
 /* Lower level: parks the current task with no queue; some other code keeps
  * the cio_task pointer and calls cio__wake(t, result). If interrupted,
  * returns -ECANCELED/-ETIMEDOUT and the keeper must not wake it (check
- * cio__task_parked(t) or clear its pointer via on_interrupt). */
+ * cio__task_parked(t) or clear its pointer via on_interrupt). When the
+ * park's own deadline passes it returns -ETIMEDOUT. Wake results (here and
+ * in the wait queues) may be any int except INT_MIN. */
 int cio__park(int64_t deadline);
 void cio__wake(cio_task *t, int result);
 bool cio__task_parked(const cio_task *t);

@@ -249,8 +249,6 @@ int cio__fd_wait_until(cio__fd *f, int dir, int64_t deadline) {
     *slot = cio__tls_loop->cur;
     rc = cio__park(deadline);
     *slot = NULL;
-    if (rc == CIO__DEADLINE)
-        return -ETIMEDOUT;
     if (rc == 0)
         f->ready &= (uint8_t)~dir;
     return rc;

@@ -246,8 +246,10 @@ void cio__suspend(cio_loop *L, cio_task *cur); /* cur's state already set */
 int cio__interrupt_code(cio_loop *L, cio_task *t);
 int64_t cio__scope_deadline(const cio_task *t);
 void cio__unpark(cio_loop *L, cio_task *t, int code);
-/* The internal code cio__park returns when its own deadline passed. */
-#define CIO__DEADLINE 1
+/* What cio__park_raw returns when the park's own deadline passed (as
+ * opposed to an enclosing scope's): no wake value can be INT_MIN. */
+#define CIO__DEADLINE INT32_MIN
+int cio__park_raw(int64_t deadline);
 
 /* task.c */
 void cio__task_complete(cio_loop *L, cio_task *t, int result);

@@ -268,7 +268,7 @@ static inline __attribute__((always_inline)) int park_now(cio_loop *L, cio_task 
     return b->wake;
 }
 
-int cio__park(int64_t deadline) {
+int cio__park_raw(int64_t deadline) {
     cio_loop *L = cio__tls_loop;
     cio_task *t = L ? L->cur : NULL;
     if (cio__unlikely(!t))
@@ -279,6 +279,11 @@ int cio__park(int64_t deadline) {
             return code;
     }
     return park_now(L, t, deadline);
+}
+
+int cio__park(int64_t deadline) {
+    int r = cio__park_raw(deadline);
+    return r == CIO__DEADLINE ? -ETIMEDOUT : r;
 }
 
 bool cio__task_parked(const cio_task *t) { return t && t->state == CIO__PARKED; }
@@ -310,6 +315,12 @@ int cio_yield(void) {
         int code = cio__interrupt_code(L, t);
         if (code)
             return code;
+    }
+    if (!L->rq_head && L->budget > 1) {
+        /* Nothing else is ready: count the turn and carry on. The loop
+         * still polls once the budget is spent. */
+        L->budget--;
+        return 0;
     }
     cio__make_ready(L, t);
     cio__suspend(L, t);

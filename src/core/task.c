@@ -262,7 +262,7 @@ void cio_cancel(cio_task *t) {
 /* ---- sleeping and yielding ---- */
 
 int cio_sleep_until(int64_t deadline) {
-    int rc = cio__park(deadline);
+    int rc = cio__park_raw(deadline);
     return rc == CIO__DEADLINE ? 0 : rc;
 }
 
