@@ -275,3 +275,46 @@ CIO_TEST(tls_client_certificates) {
     cio_tls_ctx_free(nc);
     cio_tls_ctx_free(sctx);
 }
+
+static cio_tls_ctx *starttls_server_ctx;
+
+static int starttls_handler(cio_stream *s, void *arg) {
+    (void)arg;
+    char line[64];
+    ssize_t n = cio_stream_readline(s, line, sizeof line);
+    if (n <= 0 || strcmp(line, "STARTTLS\n") != 0)
+        return -EPROTO;
+    cio_stream_write(s, "OK\n", 3);
+    int rc = cio_stream_starttls(s, starttls_server_ctx, NULL);
+    if (rc < 0)
+        return rc;
+    return echo_handler(s, NULL);
+}
+
+CIO_TEST(tls_starttls_upgrade) {
+    CIO_ASSERT_EQ(make_certs(), 0);
+    cio_tls_opts so = {.server = true, .cert_file = srv_pem, .key_file = srv_key};
+    starttls_server_ctx = cio_tls_ctx_new(&so);
+    cio_server *srv;
+    CIO_ASSERT_EQ(cio_tcp_serve(&srv, "127.0.0.1", "0", starttls_handler, NULL, NULL), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", cio_server_port(srv));
+    cio_stream *s;
+    CIO_ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port, NULL), 0);
+    CIO_ASSERT(!cio_stream_is_tls(s));
+    CIO_ASSERT(cio_stream_tls_version(s) == NULL);
+    CIO_ASSERT_EQ(cio_stream_write(s, "STARTTLS\n", 9), 0);
+    char line[64];
+    CIO_ASSERT_EQ(cio_stream_readline(s, line, sizeof line), 3);
+    cio_tls_ctx *cc = client_ctx(ca_pem);
+    CIO_ASSERT_EQ(cio_stream_starttls(s, cc, "localhost"), 0);
+    CIO_ASSERT(cio_stream_is_tls(s));
+    CIO_ASSERT_EQ(cio_stream_starttls(s, cc, "localhost"), -EINVAL); /* already TLS */
+    CIO_ASSERT_EQ(cio_stream_write(s, "now private\n", 12), 0);
+    CIO_ASSERT_EQ(cio_stream_readline(s, line, sizeof line), 12);
+    CIO_ASSERT_STREQ(line, "now private\n");
+    cio_stream_close(s);
+    cio_server_close(srv, CIO_SEC);
+    cio_tls_ctx_free(cc);
+    cio_tls_ctx_free(starttls_server_ctx);
+}
