@@ -156,8 +156,8 @@ CIO_API int cio_stream_write(cio_stream *s, const void *buf, size_t n);
 /* Like write, for a gather list (e.g. headers + body in one syscall). */
 CIO_API int cio_stream_writev(cio_stream *s, const struct iovec *iov, int iovcnt);
 /* Sends n bytes of file fd from offset off (sendfile(2) on plain sockets,
- * read-and-write over TLS) and returns the count sent. Waits until all of
- * it is queued. Suspends. */
+ * read-and-write over TLS) and returns the count sent (less than n if the
+ * file is shorter). Flushes the queue first. Suspends. */
 CIO_API ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n);
 /* Waits while more than write_high bytes are queued (until write_low).
  * 0 or the send error (-EPIPE, -ECONNRESET). Suspends. */
@@ -273,8 +273,9 @@ CIO_API int cio_server_port(const cio_server *srv);
 CIO_API int cio_server_addr(const cio_server *srv, cio_addr *a);
 /* Connections being handled now. */
 CIO_API size_t cio_server_conns(const cio_server *srv);
-/* serve_forever: suspends until the caller is cancelled (returns
- * -ECANCELED) or times out; the server keeps running. Suspends. */
+/* serve_forever: suspends until another task closes srv (returns 0) or
+ * the caller is cancelled or times out (-ECANCELED / -ETIMEDOUT; the server
+ * keeps running). Suspends. */
 CIO_API int cio_server_wait(cio_server *srv);
 /* Graceful shutdown: stops accepting and closes the listeners at once,
  * waits up to grace ns for the handlers to finish (CIO_FOREVER: no limit),
