@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -580,4 +581,78 @@ CIO_TEST(fast_reader_and_writer_let_others_run) {
     cio_join(t);
     cio_stream_close(ps);
     cio_stream_close(s);
+}
+
+/* ---- arbitrary splits ---- */
+
+typedef struct {
+    int fd;
+    const char *data;
+    size_t len;
+} raw_writer;
+
+/* Writes the data in pseudo-random pieces (1..700 bytes), blocking. */
+static void *raw_writer_thread(void *arg) {
+    raw_writer *w = arg;
+    unsigned seed = 12345;
+    size_t off = 0;
+    while (off < w->len) {
+        seed = seed * 1103515245u + 12345u;
+        size_t piece = 1 + (seed >> 16) % 700;
+        if (piece > w->len - off)
+            piece = w->len - off;
+        ssize_t n = write(w->fd, w->data + off, piece);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+        if ((seed >> 8) % 16 == 0)
+            usleep(50); /* let the reader catch up and see partial lines */
+    }
+    close(w->fd);
+    return NULL;
+}
+
+CIO_TEST(lines_split_at_arbitrary_points) {
+    /* Lines of 0..300 characters, sent in random pieces by a thread; read
+     * back with readline, readuntil and readexactly in turn, through a
+     * small limit so the buffer compacts and refills all the time. */
+    enum { LINES = 3000 };
+    size_t cap = LINES * 310, len = 0;
+    char *data = malloc(cap);
+    unsigned seed = 7;
+    for (int i = 0; i < LINES; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int n = (int)((seed >> 16) % 300);
+        for (int k = 0; k < n; k++)
+            data[len++] = (char)('a' + (i + k) % 26);
+        data[len++] = '\n';
+    }
+    int p;
+    cio_stream_opts o = {.limit = 512};
+    cio_stream *s = pair(&p, &o);
+    raw_writer w = {p, data, len};
+    pthread_t th;
+    pthread_create(&th, NULL, raw_writer_thread, &w);
+    char line[600];
+    size_t off = 0;
+    for (int i = 0; i < LINES; i++) {
+        size_t want = (size_t)((char *)memchr(data + off, '\n', len - off) - (data + off)) + 1;
+        ssize_t n;
+        if (i % 3 == 0)
+            n = cio_stream_readline(s, line, sizeof line);
+        else if (i % 3 == 1)
+            n = cio_stream_readuntil(s, "\n", 1, line, sizeof line);
+        else
+            n = cio_stream_readexactly(s, line, want, NULL);
+        if (n != (ssize_t)want || memcmp(line, data + off, want) != 0) {
+            CIO_ASSERT_EQ(n, (ssize_t)want);
+            CIO_ASSERT(memcmp(line, data + off, want) == 0);
+        }
+        off += want;
+    }
+    char c;
+    CIO_ASSERT_EQ(cio_stream_read(s, &c, 1), 0);
+    pthread_join(th, NULL);
+    cio_stream_close(s);
+    free(data);
 }
