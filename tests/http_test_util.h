@@ -138,6 +138,23 @@ static int t_readall(cio_http_request *req, cio_http_response *w, void *arg) {
     return t->read_rc < 0 ? t->read_rc : cio_http_resp_send(w, 200, "text/plain", d, n);
 }
 
+/* Reads the body in 64 KiB pieces; answers "<bytes> <sum of bytes>". */
+static int t_sum(cio_http_request *req, cio_http_response *w, void *arg) {
+    static char buf[65536];
+    ssize_t n;
+    uint64_t total = 0, sum = 0;
+    while ((n = cio_http_req_read(req, buf, sizeof buf)) > 0) {
+        total += (uint64_t)n;
+        for (ssize_t i = 0; i < n; i++)
+            sum += (unsigned char)buf[i];
+    }
+    if (n < 0)
+        return (int)n;
+    char out[64];
+    int k = snprintf(out, sizeof out, "%llu %llu", (unsigned long long)total, (unsigned long long)sum);
+    return cio_http_resp_send(w, 200, "text/plain", out, (size_t)k);
+}
+
 static int tsrv_serve(void *a) { return cio_http_server_serve(a); }
 
 /* Starts a server with the test routes on 127.0.0.1 and a free port. */
@@ -165,6 +182,7 @@ static int tsrv_start(tsrv *t, const cio_http_server_opts *o) {
     rc |= cio_http_server_route(s, "GET", "/prefix/*", t_prefix, t);
     rc |= cio_http_server_route(s, "DELETE", "/prefix/x", t_prefix, t);
     rc |= cio_http_server_route(s, "POST", "/readall", t_readall, t);
+    rc |= cio_http_server_route(s, "PUT", "/sum", t_sum, t);
     if (rc)
         return -EINVAL;
     if ((rc = cio_http_server_listen(s, "127.0.0.1", 0)) < 0)

@@ -853,3 +853,99 @@ CIO_TEST(http_access_log) {
     CIO_ASSERT_STREQ(lb.lines[2], "GET /nothing 404 10");
     CIO_ASSERT_STREQ(lb.lines[3], "GET /chunks 200 13");
 }
+
+typedef struct {
+    cio_stream *s;
+    bool chunked;
+    size_t total;
+    uint64_t sum;
+} uploader;
+
+/* Sends a 3 MiB body in uneven pieces, as Content-Length or chunked. */
+static int upload_task(void *arg) {
+    uploader *u = arg;
+    static char piece[70000];
+    size_t sent = 0, k = 0;
+    while (sent < u->total) {
+        size_t n = 1000 + (k++ * 7919) % (sizeof piece - 1000);
+        if (n > u->total - sent)
+            n = u->total - sent;
+        for (size_t i = 0; i < n; i++) {
+            piece[i] = (char)((sent + i) * 31);
+            u->sum += (unsigned char)piece[i];
+        }
+        char hdr[32];
+        int rc = 0;
+        if (u->chunked) {
+            int h = snprintf(hdr, sizeof hdr, "%zX;piece=%zu\r\n", n, k);
+            rc = cio_stream_write(u->s, hdr, (size_t)h);
+        }
+        if (rc == 0)
+            rc = cio_stream_write(u->s, piece, n);
+        if (rc == 0 && u->chunked)
+            rc = cio_stream_write(u->s, "\r\n", 2);
+        if (rc == 0)
+            rc = cio_stream_drain(u->s);
+        if (rc < 0)
+            return rc;
+        sent += n;
+    }
+    if (u->chunked && cio_stream_write(u->s, "0\r\n\r\n", 5) < 0)
+        return -EPIPE;
+    return cio_stream_flush(u->s);
+}
+
+/* Large request bodies (beyond every buffer), both framings, streamed
+ * while the handler reads: every byte arrives, in order. */
+CIO_TEST(http_large_request_bodies) {
+    cio_http_server_opts o = {.max_body_bytes = -1};
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, &o), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    for (int chunked = 0; chunked < 2; chunked++) {
+        uploader u = {.s = s, .chunked = chunked, .total = 3 << 20};
+        char head[128];
+        if (chunked)
+            snprintf(head, sizeof head, "PUT /sum HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+        else
+            snprintf(head, sizeof head, "PUT /sum HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", u.total);
+        CIO_ASSERT_EQ(TSEND(s, head), 0);
+        cio_task *up = cio_spawn(upload_task, &u);
+        tresp r;
+        CIO_ASSERT_EQ(tread(s, &r, false), 200);
+        CIO_ASSERT_EQ(cio_join(up), 0);
+        char want[64];
+        snprintf(want, sizeof want, "%zu %llu", u.total, (unsigned long long)u.sum);
+        CIO_ASSERT_STREQ(r.body, want);
+    }
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+/* max_connections: beyond it, new connections wait in the backlog until
+ * one of the served ones closes. */
+CIO_TEST_VCLOCK(http_connection_limit) {
+    cio_http_server_opts o = {.max_connections = 2};
+    tsrv t;
+    CIO_ASSERT_EQ(tsrv_start(&t, &o), 0);
+    cio_stream *a, *b, *c;
+    tresp r;
+    CIO_ASSERT_EQ(tconnect(&t, &a), 0);
+    CIO_ASSERT_EQ(TSEND(a, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(tread(a, &r, false), 200);
+    CIO_ASSERT_EQ(tconnect(&t, &b), 0);
+    CIO_ASSERT_EQ(TSEND(b, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(tread(b, &r, false), 200);
+    CIO_ASSERT_EQ(tconnect(&t, &c), 0); /* the kernel completes it */
+    CIO_ASSERT_EQ(TSEND(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    int st = 0;
+    CIO_TIMEOUT(5 * CIO_SEC) { st = tread(c, &r, false); }
+    CIO_ASSERT_EQ(st, -ETIMEDOUT); /* not accepted yet */
+    CIO_ASSERT_EQ(cio_http_server_connections(t.s), 2);
+    cio_stream_abort(a);
+    CIO_ASSERT_EQ(tread(c, &r, false), 200);
+    cio_stream_abort(b);
+    cio_stream_abort(c);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
