@@ -8,13 +8,17 @@
  * gracefully after N clients have come and gone; otherwise it runs until
  * Ctrl-C (which cancels the main task and closes the server). */
 #include <cio/net.h>
+#include <cio/sync.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static int count = 0;
+
 typedef struct {
-    int served; /* clients that have disconnected */
+    int served;     /* clients that have disconnected */
+    cio_event done; /* set when `count` clients were served */
     cio_server *srv;
 } state;
 
@@ -40,16 +44,17 @@ static int handle_client(cio_stream *s, void *arg) {
         printf("client %s: %s\n", who, cio_errmsg());
     printf("client %s disconnected after %d line%s\n", who, lines, lines == 1 ? "" : "s");
     fflush(stdout);
-    st->served++;
+    if (++st->served == count)
+        cio_event_set(&st->done);
     return 0;
 }
 
 static const char *port = "8888";
-static int count = 0;
 
 static int main_task(void *arg) {
     (void)arg;
     state st = {0};
+    cio_event_init(&st.done);
     int rc = cio_tcp_serve(&st.srv, "127.0.0.1", port, handle_client, &st, NULL);
     if (rc < 0) {
         fprintf(stderr, "echo_server: %s\n", cio_errmsg());
@@ -57,12 +62,10 @@ static int main_task(void *arg) {
     }
     printf("echo server listening on 127.0.0.1:%d\n", cio_server_port(st.srv));
     fflush(stdout);
-    if (count > 0) {
-        while (st.served < count && cio_sleep(10 * CIO_MS) == 0) {
-        }
-    } else {
+    if (count > 0)
+        cio_event_wait(&st.done); /* or until Ctrl-C */
+    else
         cio_server_wait(st.srv); /* until Ctrl-C */
-    }
     int cancelled = cio_server_close(st.srv, 2 * CIO_SEC);
     printf("echo server closed (%d client%s served%s)\n", st.served, st.served == 1 ? "" : "s",
            cancelled > 0 ? ", some cut short" : "");
