@@ -425,8 +425,11 @@ static int wait_for_room(void) {
     if (st) {
         atomic_store(&st->want_wake, 1);
         if (!has_room()) {
+            /* The writer thread will wake us: virtual time must wait too. */
+            cio__loop_hold(st->loop, +1);
             cio__waiter w;
             rc = cio__waitq_wait(&st->waiters, &w);
+            cio__loop_hold(st->loop, -1);
         }
     } else {
         pthread_mutex_lock(&Q.lock);
