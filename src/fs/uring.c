@@ -71,8 +71,8 @@ static void complete_op(uring *u, struct io_uring_cqe *cqe) {
         return; /* the answer to a cancel request */
     op->res = cqe->res;
     op->done = true;
-    u->inflight--;
-    cio__loop_hold(u->loop, -1);
+    if (--u->inflight == 0) /* one hold while anything is in flight */
+        cio__loop_hold(u->loop, -1);
     if (op->task)
         cio__wake(op->task, 0);
     else
@@ -244,8 +244,8 @@ int cio__uring_exec(cio__fsop **opp) {
     }
     op->task = cio__task();
     op->done = false;
-    u->inflight++;
-    cio__loop_hold(u->loop, +1);
+    if (u->inflight++ == 0)
+        cio__loop_hold(u->loop, +1);
     rc = cio__park(CIO_FOREVER);
     if (op->done)
         return op->res;

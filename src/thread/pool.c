@@ -359,6 +359,17 @@ static void pool_shutdown(void) {
 
 /* ---- the loop side ---- */
 
+/* The loop's virtual clock is held while any of its jobs is out: one hold
+ * for all of them (an atomic operation per call saved). */
+static inline void job_out(cio__tloop *tl) {
+    if (tl->outstanding++ == 0)
+        cio__loop_hold(tl->loop, +1);
+}
+static inline void job_back(cio__tloop *tl) {
+    if (--tl->outstanding == 0)
+        cio__loop_hold(tl->loop, -1);
+}
+
 /* Loop thread: hands every finished job to its waiter, or frees it. */
 static void drain(cio__tloop *tl) {
     cio__job *j = atomic_exchange_explicit(&tl->done, NULL, memory_order_acquire);
@@ -374,8 +385,7 @@ static void drain(cio__tloop *tl) {
         fifo = j->next;
         j->state = JOB_DONE;
         j->finished = true;
-        tl->outstanding--;
-        cio__loop_hold(tl->loop, -1);
+        job_back(tl);
         if (j->task)
             cio__wake(j->task, 0);
         else if (j->release)
@@ -466,11 +476,9 @@ int cio__job_run(cio__job *j) {
     j->abandoned = false;
     j->finished = false;
     j->state = JOB_IDLE;
-    tl->outstanding++;
-    cio__loop_hold(tl->loop, +1);
+    job_out(tl);
     if ((rc = submit(tl, j)) < 0) {
-        tl->outstanding--;
-        cio__loop_hold(tl->loop, -1);
+        job_back(tl);
         return cio_seterr(rc, "thread pool: cannot submit: %s", cio_strerror(rc));
     }
     rc = cio__park(CIO_FOREVER);
@@ -479,8 +487,7 @@ int cio__job_run(cio__job *j) {
     /* Interrupted: take the job back if it never started, else leave it. */
     j->task = NULL;
     if (unqueue(tl, j)) {
-        tl->outstanding--;
-        cio__loop_hold(tl->loop, -1);
+        job_back(tl);
     } else {
         j->abandoned = true;
     }
