@@ -15,6 +15,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifdef CIO__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -148,6 +152,11 @@ cio__stack *cio__stack_get(cio_loop *L, size_t size) {
 
 void cio__stack_put(cio_loop *L, cio__stack *s) {
     size_t size = s->size + 64;
+#ifdef CIO__ASAN
+    /* The task that ended here left its frames' redzones poisoned; the
+     * next task on this stack must start from clean shadow memory. */
+    __asan_unpoison_memory_region(s->lo, s->size);
+#endif
     cio__stack_pool *p = pool_for(L, size);
     if (!p) {
         /* Odd sizes stay mapped until the loop closes; drop their pages. */
