@@ -388,3 +388,48 @@ CIO_TEST(log_out_of_memory_for_a_long_message) {
     free(s);
     cio_log_shutdown();
 }
+
+static int five_seconds(void *arg) {
+    (void)arg;
+    return cio_sleep(5 * CIO_SEC);
+}
+static int log_2000(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 2000; i++) {
+        int rc = cio_log_info(NULL, "line %06d with some padding to fill the pipe", i);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+static void *late_drain(void *arg) {
+    usleep(30000); /* the order of events does not depend on this delay */
+    return drain_pipe(arg);
+}
+
+/* A task parked on the full queue waits for the writer thread, so virtual
+ * time must not jump to the sleeper's deadline meanwhile. */
+CIO_TEST_VCLOCK(log_blocked_task_holds_the_virtual_clock) {
+    int fds[2];
+    CIO_ASSERT_EQ(pipe(fds), 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fds[1]);
+    CIO_ASSERT_EQ(cio_log_configure(16, CIO_LOG_BLOCK), 0);
+    CIO_ASSERT_GE(cio_log_add_file(path, CIO_LOG_DEBUG), 0);
+    close(fds[1]);
+    cio_log_set_level(NULL, CIO_LOG_DEBUG);
+    int64_t t0 = cio_now();
+    cio_task *sleeper = cio_spawn(five_seconds, NULL);
+    cio_task *t = cio_spawn(log_2000, NULL);
+    drain_arg d = {fds[0], 0};
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, late_drain, &d), 0);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT(!cio_task_done(sleeper));
+    CIO_ASSERT_LT(cio_now() - t0, 5 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_join(sleeper), 0);
+    cio_log_shutdown();
+    pthread_join(th, NULL);
+    close(fds[0]);
+    CIO_ASSERT_GT(d.bytes, 0);
+}
