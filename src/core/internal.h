@@ -106,7 +106,9 @@ typedef struct cio__fd {
     cio_task *writer;       /* task waiting to write, or NULL */
     cio_loop *loop;
 } cio__fd;
-enum { CIO__READ = 1, CIO__WRITE = 2 };
+/* ready bits; CIO__HUP (sticky) says the peer hung up or the fd has an
+ * error pending (EPOLLRDHUP/HUP/ERR), so a reader can skip one recv. */
+enum { CIO__READ = 1, CIO__WRITE = 2, CIO__HUP = 4 };
 /* Registers fd (must be non-blocking) with the current loop. */
 int cio__fd_open(cio__fd *f, int fd);
 /* Parks until fd is readable (CIO__READ) or writable (CIO__WRITE), error

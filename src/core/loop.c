@@ -210,6 +210,8 @@ void cio__poll_dispatch(cio_loop *L, uintptr_t tag, uint32_t ev) {
         bits |= CIO__READ;
     if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         bits |= CIO__WRITE;
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        bits |= CIO__HUP;
     f->ready |= bits;
     if ((bits & CIO__READ) && f->reader)
         cio__wake(f->reader, 0);
