@@ -124,13 +124,18 @@ static inline void cpu_relax(void) {
 
 /* A worker that runs out of jobs first polls for new ones a little while
  * (one worker at a time), because a futex wake-up of a sleeping thread
- * costs more than a typical to_thread round trip. Called with the lock. */
-static void spin_for_work(void) {
-    if (pool.spinning || pool.stop)
-        return;
+ * costs more than a typical to_thread round trip. become_spinner (with
+ * the lock) makes this worker the spinner if there is none; spin (without
+ * the lock) polls, then retakes the lock and stands down. */
+static bool become_spinner(void) {
+    if (pool.spinning || pool.stop || pool.head)
+        return false;
     pool.spinning = true;
     atomic_store_explicit(&pool.spin_free, true, memory_order_relaxed);
-    pthread_mutex_unlock(&pool.lock);
+    return true;
+}
+
+static void spin(void) {
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 1;; i++) {
@@ -158,8 +163,10 @@ static void *worker(void *arg) {
     pthread_setname_np(pthread_self(), "cio-worker");
     pthread_mutex_lock(&pool.lock);
     for (;;) {
-        if (!pool.head)
-            spin_for_work();
+        if (become_spinner()) {
+            pthread_mutex_unlock(&pool.lock);
+            spin();
+        }
         while (!pool.head && !pool.stop) {
             pool.idle++;
             pthread_cond_wait(&pool.cond, &pool.lock);
@@ -179,8 +186,21 @@ static void *worker(void *arg) {
         atomic_fetch_sub_explicit(&pool.nqueued, 1, memory_order_relaxed);
         pthread_mutex_unlock(&pool.lock);
         j->work(j);
+        /* Become the spinner before the caller hears of the result, so
+         * that its next call (a sequential caller makes one at once) finds
+         * a worker waiting for it. Skipped in a burst (jobs queued). */
+        bool spinner = false;
+        if (atomic_load_explicit(&pool.nqueued, memory_order_relaxed) == 0 &&
+            !atomic_load_explicit(&pool.spin_free, memory_order_relaxed)) {
+            pthread_mutex_lock(&pool.lock);
+            spinner = become_spinner();
+            pthread_mutex_unlock(&pool.lock);
+        }
         complete(j);
-        pthread_mutex_lock(&pool.lock);
+        if (spinner)
+            spin(); /* returns with the lock held */
+        else
+            pthread_mutex_lock(&pool.lock);
     }
     pthread_mutex_unlock(&pool.lock);
     return NULL;
