@@ -43,7 +43,7 @@ TMO=${BENCH_TIMEOUT:-300}
 OUT=$BUILD/bench-raw
 ALL_WORKLOADS="W1 W2 W3 W4 W5 W6 W7 W8 W11 LOG"
 if [ $# -gt 0 ]; then
-    WORKLOADS=$(echo "$*" | tr 'a-z' 'A-Z')
+    WORKLOADS=$(echo "$*" | tr '[:lower:]' '[:upper:]')
 else
     WORKLOADS=$ALL_WORKLOADS
 fi
@@ -148,8 +148,10 @@ check_reqs() {
         peer:*) [ -x "$PEER_BIN/${r#peer:}" ] || { echo "not built (${r#peer:})"; return; } ;;
         py) [ -x "$PY" ] || { echo "not installed ($PY)"; return; } ;;
         py:*)
-            [ -x "$PY" ] && "$PY" -c "import ${r#py:}" 2>/dev/null ||
-                { echo "not installed (python3-${r#py:})"; return; }
+            if ! [ -x "$PY" ] || ! "$PY" -c "import ${r#py:}" 2>/dev/null; then
+                echo "not installed (python3-${r#py:})"
+                return
+            fi
             ;;
         node) [ -x "$NODE" ] || { echo "not installed (nodejs)"; return; } ;;
         nginx) command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "not installed (nginx)"; return; } ;;
@@ -416,6 +418,7 @@ done
 echo "total time: $((SECONDS - START))s" >>"$OUT/header.txt"
 
 if [ -x "$PY" ]; then
+    # shellcheck disable=SC2086 # one argument per workload
     "$PY" "$HERE/report.py" "$OUT" $WORKLOADS | tee "$BUILD/bench-results.txt"
 else
     echo "run.sh: $PY is needed to print the table; raw results are in $OUT" >&2

@@ -58,7 +58,12 @@ int main(int argc, char **argv) {
             return 1;
         }
         uv_timer_init(loop, t);
-        /* idiomatic libuv: the timeout counts from the loop's cached time */
+        /* The timeout counts from the loop's cached "now", which this long
+         * set-up loop would leave stale (timers would fire early, up to the
+         * whole set-up time): refresh it, as uv_update_time's docs advise
+         * for code that keeps the loop busy, so every sleeper sleeps its
+         * full time from its own start, as in the other programs. */
+        uv_update_time(loop);
         uint64_t deadline = uv_now(loop) + ms;
         if (deadline > last_deadline_ms)
             last_deadline_ms = deadline;
