@@ -39,8 +39,9 @@ typedef struct cio_file cio_file;
 
 /* aiofiles.open: opens path with an fopen mode ("r", "w", "a", "r+", "w+",
  * "a+", optional "b" ignored, "x" for O_EXCL, "e" accepted: every file is
- * close-on-exec) plus extra open(2) flags (O_SYNC, O_NOFOLLOW, O_DIRECT …;
- * 0 for none). New files get mode 0666 & ~umask. Returns the file, or
+ * close-on-exec) plus extra open(2) flags (O_SYNC, O_NOFOLLOW, O_NOATIME …;
+ * 0 for none; not O_DIRECT: cio's buffers are not block-aligned). New
+ * files get mode 0666 & ~umask. Returns the file, or
  * NULL with errno set (EINVAL for a bad mode or NULL argument) and the
  * path in cio_errmsg(). Suspends. */
 CIO_API cio_file *cio_file_open(const char *path, const char *mode, int flags);
