@@ -121,7 +121,8 @@ void cio__fd_close(cio__fd *f);
 
 /* A callback-style watch on an fd, for subsystems that own an fd on the
  * loop (an io_uring ring's eventfd, a signal fd): cb runs on the loop
- * thread, outside any task, with the epoll event bits. Level-triggered. */
+ * thread, outside any task, with the epoll event bits. `events` goes to
+ * epoll as given: level-triggered unless it includes EPOLLET. */
 typedef struct cio__watch cio__watch;
 struct cio__watch {
     int fd;

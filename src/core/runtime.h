@@ -207,6 +207,7 @@ struct cio_loop {
     cio_task *free_tasks;
     cio__task_chunk *chunks;
     cio__stack_pool pools[CIO__STACK_POOLS];
+    int64_t stack_last_get;   /* when a stack last left the pools */
     cio__stack *guarded_all;
     size_t guarded_count, guard_budget;
     struct cio__slab { struct cio__slab *next; char *base; size_t len; } *slabs;

@@ -132,6 +132,7 @@ static cio__stack *stack_new_slab(cio_loop *L, cio__stack_pool *p, size_t size) 
 }
 
 cio__stack *cio__stack_get(cio_loop *L, size_t size) {
+    L->stack_last_get = L->now;
     cio__stack_pool *p = pool_for(L, size);
     if (p && p->free) {
         cio__stack *s = p->free;
@@ -169,10 +170,14 @@ void cio__stack_put(cio_loop *L, cio__stack *s) {
 }
 
 /* Gives the pages of pooled stacks beyond the warm ones back to the kernel,
- * at most `budget` stacks per call. Called when the loop is idle, so a
- * burst of finishing tasks never pays a syscall each. Returns how many
- * stacks are still above the warm limit. */
+ * at most `budget` stacks per call. Called when the loop is idle, and only
+ * once no stack has been taken for a second: a burst of finishing tasks
+ * never pays a syscall each, and a workload that comes back in rounds
+ * finds its stacks still warm. Returns how many stacks are still above
+ * the warm limit (0 while trimming waits). */
 size_t cio__stacks_trim(cio_loop *L, size_t budget) {
+    if (L->now - L->stack_last_get < CIO_SEC)
+        return 0;
     size_t left = 0;
     for (int i = 0; i < CIO__STACK_POOLS; i++) {
         cio__stack_pool *p = &L->pools[i];
