@@ -256,7 +256,8 @@ int cio__park_raw(int64_t deadline);
 void cio__task_complete(cio_loop *L, cio_task *t, int result);
 void cio__task_release(cio_loop *L, cio_task *t);
 cio_task *cio__task_alloc(cio_loop *L);
-int cio__collect(cio_task *self, cio_task *t);
+/* Returns t's result, hands its message to the caller, releases t. */
+int cio__collect(cio_task *t);
 
 /* loop.c */
 int64_t cio__clock(void);

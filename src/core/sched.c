@@ -125,8 +125,6 @@ static cio_task *next_task(cio_loop *L, cio__stack *reuse) {
     return NULL;
 }
 
-
-
 static void debug_slow_check(cio_loop *L, cio_task *t) {
     int64_t ran = cio__clock() - L->run_start;
     if (ran > L->slow_task_ns)

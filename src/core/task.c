@@ -145,8 +145,7 @@ void cio__task_complete(cio_loop *L, cio_task *t, int result) {
     }
 }
 
-int cio__collect(cio_task *self, cio_task *t) {
-    (void)self;
+int cio__collect(cio_task *t) {
     int r = t->result;
     if (r < 0)
         cio__errmsg_propagate(t);
@@ -219,7 +218,7 @@ int cio_join(cio_task *t) {
         cio__task_release(cio__tls_loop, t);
         return rc;
     }
-    return cio__collect(cio__tls_loop->cur, t);
+    return cio__collect(t);
 }
 
 int cio_shield(cio_task *t) {
@@ -229,7 +228,7 @@ int cio_shield(cio_task *t) {
     rc = wait_done(t);
     if (rc < 0)
         return rc; /* t runs on; the caller still owns it */
-    return cio__collect(cio__tls_loop->cur, t);
+    return cio__collect(t);
 }
 
 int cio_detach(cio_task *t) {
