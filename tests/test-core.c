@@ -133,36 +133,49 @@ static int overflow_main(void *arg) {
     return cio_join(t);
 }
 
-static void *overflow_thread(void *arg) {
-    (void)arg;
-    cio_run(overflow_main, NULL);
-    return NULL;
-}
-
-CIO_TEST(stack_overflow_is_reported_with_the_task_name) {
+/* Runs child() in a forked copy of this process, with its stderr captured
+ * into out (NUL-terminated); returns the child's wait status. */
+static int run_in_child(void (*child)(void), char *out, size_t cap) {
     int pipefd[2];
-    CIO_ASSERT_EQ(pipe(pipefd), 0);
+    if (pipe(pipefd) != 0)
+        return -1;
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
         dup2(pipefd[1], 2);
         close(pipefd[0]);
         close(pipefd[1]);
-        /* This process is inside a task: run the loop on a fresh thread. */
-        pthread_t th;
-        pthread_create(&th, NULL, overflow_thread, NULL);
-        pthread_join(th, NULL);
+        child();
         _exit(0);
     }
     close(pipefd[1]);
-    char out[4096] = {0};
     size_t got = 0;
     ssize_t r;
-    while ((r = read(pipefd[0], out + got, sizeof out - 1 - got)) > 0)
+    while ((r = read(pipefd[0], out + got, cap - 1 - got)) > 0)
         got += (size_t)r;
+    out[got] = 0;
     close(pipefd[0]);
-    int st;
+    int st = -1;
     waitpid(pid, &st, 0);
+    return st;
+}
+
+static void *overflow_thread(void *arg) {
+    (void)arg;
+    cio_run(overflow_main, NULL);
+    return NULL;
+}
+
+static void overflow_child(void) {
+    /* This process is inside a task: run the loop on a fresh thread. */
+    pthread_t th;
+    pthread_create(&th, NULL, overflow_thread, NULL);
+    pthread_join(th, NULL);
+}
+
+CIO_TEST(stack_overflow_is_reported_with_the_task_name) {
+    char out[4096];
+    int st = run_in_child(overflow_child, out, sizeof out);
     CIO_ASSERT(!(WIFEXITED(st) && WEXITSTATUS(st) == 0)); /* never silent */
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     /* (Sanitizers catch the fault themselves and print their own report.) */
@@ -913,32 +926,19 @@ CIO_TEST(cio_run_without_free_fds_fails_cleanly) {
 
 /* ---- debug mode turns misuse into an abort with a message ---- */
 
+static cio_task *released;
+static void use_released_handle(void) {
+    /* The child is a copy of this task: using the handle again is the bug. */
+    setenv("CIO_DEBUG", "1", 1);
+    cio_detach(released);
+}
+
 CIO_TEST(debug_mode_aborts_on_a_released_handle) {
-    cio_task *t = cio_spawn(nothing, NULL);
-    CIO_ASSERT_EQ(cio_join(t), 0); /* t is released now */
-    int pipefd[2];
-    CIO_ASSERT_EQ(pipe(pipefd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* The child is a copy of this task: using t again is the bug. */
-        dup2(pipefd[1], 2);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        setenv("CIO_DEBUG", "1", 1);
-        cio_detach(t);
-        _exit(0);
-    }
-    close(pipefd[1]);
-    char out[2048] = {0};
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(pipefd[0], out + got, sizeof out - 1 - got)) > 0)
-        got += (size_t)r;
-    close(pipefd[0]);
-    int st;
-    waitpid(pid, &st, 0);
+    released = cio_spawn(nothing, NULL);
+    CIO_ASSERT_EQ(cio_join(released), 0); /* released now */
+    char out[2048];
+    int st = run_in_child(use_released_handle, out, sizeof out);
     CIO_ASSERT(WIFSIGNALED(st));
     CIO_ASSERT(strstr(out, "already released") != NULL);
-    CIO_ASSERT_EQ(cio_detach(t), -EINVAL); /* without debug mode: an error */
+    CIO_ASSERT_EQ(cio_detach(released), -EINVAL); /* without debug mode: an error */
 }
