@@ -201,17 +201,27 @@ static void *drain_pipe(void *arg) {
     return NULL;
 }
 
+/* Sends every record (DEBUG and up) through a 16-slot queue with the
+ * given policy into a new pipe; the test reads fds[0]. The handler keeps
+ * its own descriptor of the pipe, so fds[1] is closed here. */
+static int log_into_pipe(int fds[2], cio_log_policy policy) {
+    if (pipe(fds) != 0)
+        return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fds[1]);
+    int rc = cio_log_configure(16, policy);
+    if (rc == 0 && cio_log_add_file(path, CIO_LOG_DEBUG) < 0)
+        rc = -1;
+    close(fds[1]);
+    cio_log_set_level(NULL, CIO_LOG_DEBUG);
+    return rc;
+}
+
 /* The handler writes into a pipe nobody reads yet, so the writer blocks
  * and the queue fills: under DROP the extra records are counted. */
 CIO_TEST(log_drop_policy_counts_what_a_full_queue_refuses) {
     int fds[2];
-    CIO_ASSERT_EQ(pipe(fds), 0);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fds[1]);
-    CIO_ASSERT_EQ(cio_log_configure(16, CIO_LOG_DROP), 0);
-    CIO_ASSERT_GE(cio_log_add_file(path, CIO_LOG_DEBUG), 0);
-    close(fds[1]); /* the handler holds its own descriptor of the pipe */
-    cio_log_set_level(NULL, CIO_LOG_DEBUG);
+    CIO_ASSERT_EQ(log_into_pipe(fds, CIO_LOG_DROP), 0);
     int n = 5000, refused = 0;
     for (int i = 0; i < n; i++)
         refused += cio_log_info(NULL, "line %06d with some padding to fill the pipe", i) == -EAGAIN;
@@ -243,13 +253,7 @@ static int blocked_logger(void *arg) {
  * cancelled task leaves the wait with -ECANCELED. */
 CIO_TEST(log_block_policy_parks_the_task_cancellably) {
     int fds[2];
-    CIO_ASSERT_EQ(pipe(fds), 0);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fds[1]);
-    CIO_ASSERT_EQ(cio_log_configure(16, CIO_LOG_BLOCK), 0);
-    CIO_ASSERT_GE(cio_log_add_file(path, CIO_LOG_DEBUG), 0);
-    close(fds[1]);
-    cio_log_set_level(NULL, CIO_LOG_DEBUG);
+    CIO_ASSERT_EQ(log_into_pipe(fds, CIO_LOG_BLOCK), 0);
     cio_task *t = cio_spawn(blocked_logger, NULL);
     while (!cio__task_parked(t)) /* until the queue is full and t waits */
         CIO_ASSERT_EQ(cio_yield(), 0);
@@ -411,13 +415,7 @@ static void *late_drain(void *arg) {
  * time must not jump to the sleeper's deadline meanwhile. */
 CIO_TEST_VCLOCK(log_blocked_task_holds_the_virtual_clock) {
     int fds[2];
-    CIO_ASSERT_EQ(pipe(fds), 0);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fds[1]);
-    CIO_ASSERT_EQ(cio_log_configure(16, CIO_LOG_BLOCK), 0);
-    CIO_ASSERT_GE(cio_log_add_file(path, CIO_LOG_DEBUG), 0);
-    close(fds[1]);
-    cio_log_set_level(NULL, CIO_LOG_DEBUG);
+    CIO_ASSERT_EQ(log_into_pipe(fds, CIO_LOG_BLOCK), 0);
     int64_t t0 = cio_now();
     cio_task *sleeper = cio_spawn(five_seconds, NULL);
     cio_task *t = cio_spawn(log_2000, NULL);

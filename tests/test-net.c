@@ -18,22 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- helpers ---- */
+#include "net_test_util.h"
 
-static int echo_handler(cio_stream *s, void *arg) {
-    (void)arg;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = cio_stream_read(s, buf, sizeof buf);
-        if (n <= 0)
-            return (int)n;
-        int rc = cio_stream_write(s, buf, (size_t)n);
-        if (rc == 0)
-            rc = cio_stream_drain(s);
-        if (rc < 0)
-            return rc;
-    }
-}
+/* ---- helpers ---- */
 
 static char portstr[16];
 static const char *port_of(cio_server *srv) {

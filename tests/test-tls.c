@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net_test_util.h"
+
 static char ca_pem[256], srv_pem[256], srv_key[256], cli_pem[256], cli_key[256];
 
 /* Makes ca.pem, server.pem (CN=localhost, SAN localhost and 127.0.0.1,
@@ -42,21 +44,6 @@ static int make_certs(void) {
     char full[4200];
     snprintf(full, sizeof full, "(%s) >/dev/null 2>&1", cmd);
     return system(full) == 0 ? 0 : -1;
-}
-
-static int echo_handler(cio_stream *s, void *arg) {
-    (void)arg;
-    char buf[16384];
-    for (;;) {
-        ssize_t n = cio_stream_read(s, buf, sizeof buf);
-        if (n <= 0)
-            return (int)n;
-        int rc = cio_stream_write(s, buf, (size_t)n);
-        if (rc == 0)
-            rc = cio_stream_drain(s);
-        if (rc < 0)
-            return rc;
-    }
 }
 
 typedef struct {

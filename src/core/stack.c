@@ -29,7 +29,7 @@
 #define SLAB_STACKS 256
 #define WARM_MAX 1024 /* free stacks kept fully warm per pool */
 
-static size_t guard_budget(void) {
+size_t cio__stack_guard_budget(void) {
     long max_maps = 65530;
     FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
     if (f) {
@@ -283,4 +283,3 @@ void cio__guard_handler_remove(cio_loop *L) {
     L->altstack = NULL;
 }
 
-size_t cio__stack_guard_budget(void) { return guard_budget(); }
