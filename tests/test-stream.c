@@ -18,6 +18,7 @@
 /* A stream on one end of a socketpair; the raw other end in *peer. */
 static cio_stream *pair(int *peer, const cio_stream_opts *o) {
     int sv[2];
+    *peer = -1;
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
         return NULL;
     cio_stream *s;

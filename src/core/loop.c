@@ -401,7 +401,7 @@ static void loop_free(cio_loop *L) {
     cio__stacks_free_all(L);
     for (cio__task_chunk *c = L->chunks, *n; c; c = n) {
         n = c->next;
-        cio__free(c);
+        cio__task_chunk_free(c);
     }
     pthread_mutex_destroy(&L->post_lock);
     cio__free(L);

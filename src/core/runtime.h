@@ -180,6 +180,8 @@ typedef struct cio__hook {
 typedef struct cio__task_chunk {
     struct cio__task_chunk *next;
     size_t n;
+    size_t mapped; /* bytes of its own mapping, 0 when malloc'd */
+    char pad_[64 - 3 * sizeof(size_t)]; /* tasks[] on a cache line in mapped chunks */
     cio_task tasks[];
 } cio__task_chunk;
 
@@ -206,6 +208,7 @@ struct cio_loop {
     uint64_t next_id;
     cio_task *free_tasks;
     cio__task_chunk *chunks;
+    size_t n_chunks;
     cio__stack_pool pools[CIO__STACK_POOLS];
     int64_t stack_last_get;   /* when a stack last left the pools */
     cio__stack *guarded_all;
@@ -256,6 +259,7 @@ int cio__park_raw(int64_t deadline);
 void cio__task_complete(cio_loop *L, cio_task *t, int result);
 void cio__task_release(cio_loop *L, cio_task *t);
 cio_task *cio__task_alloc(cio_loop *L);
+void cio__task_chunk_free(cio__task_chunk *c);
 /* Returns t's result, hands its message to the caller, releases t. */
 int cio__collect(cio_task *t);
 
