@@ -247,22 +247,35 @@ int cio__check_in_task(const char *fn) {
 
 /* ---- parking ---- */
 
-static inline __attribute__((always_inline)) int park_now(cio_loop *L, cio_task *t,
-                                                          int64_t deadline) {
+/* A park with a deadline or inside a scope: arms a timer for the earliest
+ * deadline and cancels it after the wake. */
+static __attribute__((noinline)) int park_timed(cio_loop *L, cio_task *t, int64_t deadline) {
     cio__body *b = t->body;
     int64_t d = deadline;
-    if (cio__unlikely(b->scope != NULL)) {
+    if (b->scope != NULL) {
         int64_t sd = cio__scope_deadline(t);
         if (sd < d)
             d = sd;
     }
     b->own_deadline = deadline;
-    if (cio__unlikely(d != CIO_FOREVER) && cio__timer_arm(L, b, d) < 0)
+    if (d != CIO_FOREVER && cio__timer_arm(L, b, d) < 0)
         return cio_seterr(-ENOMEM, "cannot arm a timer: out of memory");
     t->state = CIO__PARKED;
     cio__suspend(L, t);
-    if (cio__unlikely(b->heap_idx != 0))
+    if (b->heap_idx != 0)
         cio__timer_cancel(L, b);
+    return b->wake;
+}
+
+/* Parks the running task until a wake. The common park (no deadline, no
+ * scope) needs no timer, so it is only a state change and a switch. */
+static inline __attribute__((always_inline)) int park_now(cio_loop *L, cio_task *t,
+                                                          int64_t deadline) {
+    cio__body *b = t->body;
+    if (cio__unlikely(deadline != CIO_FOREVER || b->scope != NULL))
+        return park_timed(L, t, deadline);
+    t->state = CIO__PARKED;
+    cio__suspend(L, t);
     return b->wake;
 }
 
@@ -363,10 +376,11 @@ int cio__waitq_wait_until(cio__waitq *q, cio__waiter *w, int64_t deadline) {
         q->head = w;
     q->tail = w;
     t->body->waiter = w;
-    int r = park_now(L, t, deadline);
-    t->body->waiter = NULL;
-    if (cio__unlikely(w->q != NULL)) /* arming the timer failed */
+    int r = park_now(L, t, deadline); /* every wake unlinks w and clears body->waiter */
+    if (cio__unlikely(w->q != NULL)) { /* arming the timer failed: never parked */
         waitq_remove(q, w);
+        t->body->waiter = NULL;
+    }
     return r == CIO__DEADLINE ? -ETIMEDOUT : r;
 }
 
@@ -385,16 +399,33 @@ static inline __attribute__((always_inline)) void wake_waiter(cio__waiter *w, in
 
 void cio__wake_waiter(cio__waiter *w, int result) { wake_waiter(w, result); }
 
-cio__waiter *cio__waitq_wake_one(cio__waitq *q, int result) {
+/* Unlinks the first waiter of a non-empty queue and makes its task ready. */
+static inline __attribute__((always_inline)) cio__waiter *wake_first(cio_loop *L,
+                                                                    cio__waitq *q,
+                                                                    int result) {
     cio__waiter *w = q->head;
-    if (w)
-        wake_waiter(w, result);
+    q->head = w->next;
+    if (w->next)
+        w->next->prev = NULL;
+    else
+        q->tail = NULL;
+    w->next = NULL;
+    w->q = NULL;
+    cio_task *t = w->task;
+    t->body->waiter = NULL;
+    t->body->wake = result;
+    cio__make_ready(L, t);
     return w;
 }
 
+cio__waiter *cio__waitq_wake_one(cio__waitq *q, int result) {
+    return q->head ? wake_first(cio__tls_loop, q, result) : NULL;
+}
+
 size_t cio__waitq_wake_all(cio__waitq *q, int result) {
+    cio_loop *L = cio__tls_loop;
     size_t n = 0;
-    while (cio__waitq_wake_one(q, result))
-        n++;
+    for (; q->head; n++)
+        wake_first(L, q, result);
     return n;
 }

@@ -22,7 +22,7 @@ int cio_barrier_wait(cio_barrier *b) {
     if (idx + 1 == b->parties) {
         b->count = 0;
         while (q->head) /* each waiter reads its index from its record */
-            cio__wake_waiter(q->head, 0);
+            cio__waitq_wake_one(q, 0);
         return (int)idx;
     }
     cio__waiter w;

@@ -47,7 +47,7 @@ int cio_lock_release(cio_lock *l) {
         return cio_seterr(-EPERM, "cio_lock_release: the lock is not acquired");
     cio__waitq *q = cio__wq(&l->waiters);
     if (q->head)
-        cio__wake_waiter(q->head, 0); /* stays locked: now the waiter's */
+        cio__waitq_wake_one(q, 0); /* stays locked: now the waiter's */
     else
         l->locked = 0;
     return 0;

@@ -48,7 +48,7 @@ int cio_sem_release(cio_sem *s) {
         return cio_seterr(-EINVAL, "cio_sem_release: semaphore is NULL");
     cio__waitq *q = cio__wq(&s->waiters);
     if (q->head) {
-        cio__wake_waiter(q->head, 0);
+        cio__waitq_wake_one(q, 0);
         return 0;
     }
     if (s->bound >= 0 && s->value >= s->bound)
