@@ -29,7 +29,7 @@ TITLES = {
 
 EXPECTED = {
     "W1": ["ns_per_task", "peak_rss_kb"],
-    "W2": ["ns_per_handoff"],
+    "W2": ["ns_per_handoff", "ns_per_handoff_one_fn", "ns_per_yield"],
     "W3": ["late_ms_1m", "rss_per_task_b_1m", "late_ms_100k", "rss_per_task_b_100k"],
     "W4": ["acq_per_sec"],
     "W5": ["items_per_sec"],

@@ -1,6 +1,14 @@
 /* W2: two tasks hand control back and forth 1,000,000 times, through two
  * cio_events (a hand-off: set, then wait and clear) and through cio_yield
- * (a bare switch). */
+ * (a bare switch).
+ *
+ * The event hand-off is measured in two shapes: a pinger and a ponger (two
+ * different functions, as in the seed-style example), and two instances of
+ * one player function. They differ only in the CPU's return prediction: a
+ * switch resumes a task under return addresses its partner's calls pushed,
+ * so when the partners are different functions their return into user code
+ * is mispredicted once per switch. That is a cost of every stackful design;
+ * both figures are reported (docs/benchmarks.md). */
 #include <cio.h>
 
 #include "bench_util.h"
@@ -33,6 +41,22 @@ static int ponger(void *arg) {
     return 0;
 }
 
+/* Both tasks run this: wait for my event, clear it, set the other's. */
+static cio_event turn[2] = {CIO_EVENT_INIT, CIO_EVENT_INIT};
+static long plays;
+
+static int player(void *arg) {
+    int me = (int)(intptr_t)arg;
+    for (long i = 0; i < rounds; i++) {
+        if (cio_event_wait(&turn[me]) < 0)
+            return -1;
+        cio_event_clear(&turn[me]);
+        plays++;
+        cio_event_set(&turn[1 - me]);
+    }
+    return 0;
+}
+
 static long yields;
 static int yielder(void *arg) {
     (void)arg;
@@ -54,6 +78,15 @@ static int bench(void *arg) {
     BENCH_CHECK(count == rounds, "count %ld", count);
     /* two hand-offs per round */
     printf("RESULT W2 ns_per_handoff %.2f\n", (t1 - t0) * 1e9 / (double)(2 * rounds));
+
+    t0 = bench_now();
+    t[0] = cio_spawn(player, (void *)0);
+    t[1] = cio_spawn(player, (void *)1);
+    cio_event_set(&turn[0]);
+    BENCH_CHECK(cio_gather(t, 2, NULL) == 0, "players failed");
+    t1 = bench_now();
+    BENCH_CHECK(plays == 2 * rounds, "plays %ld", plays);
+    printf("RESULT W2 ns_per_handoff_one_fn %.2f\n", (t1 - t0) * 1e9 / (double)(2 * rounds));
 
     t0 = bench_now();
     t[0] = cio_spawn(yielder, NULL);
