@@ -69,10 +69,12 @@ static cio__stack *stack_init(char *lo, size_t size, bool guarded) {
     s->top_canary = CIO__CANARY;
     /* Stacks are page-aligned, so every task's body and top frames would
      * share their low 12 address bits: a store to one and a load from the
-     * next then collide (4K aliasing) and land in the same cache sets.
-     * Start each stack at one of 16 offsets within its top page. */
+     * next then collide (4K aliasing), and a thousand tasks' hot lines
+     * would crowd a few cache sets. Start each stack at one of 48 cache
+     * lines of its top page (the lowest 1 KiB is left for the frames of a
+     * parked task, so it still touches one page). */
     static __thread unsigned next_color;
-    s->color = (uint16_t)((next_color++ % 16) * 128);
+    s->color = (uint16_t)((next_color++ % 48) * 64);
     /* Below a slab stack lies the top of its neighbour (or the slab's
      * sentinel page), whose last word is a canary. */
     s->canary = guarded ? &s->top_canary : (const uint64_t *)(lo - 8);
@@ -101,9 +103,15 @@ static cio__stack *stack_new_guarded(cio_loop *L, size_t size) {
 }
 
 static cio__stack *stack_new_slab(cio_loop *L, cio__stack_pool *p, size_t size) {
-    if (!p || p->slab + size > p->slab_end) {
+    /* Slab stacks sit one page further apart than their size: at a stride
+     * of exactly 128 KiB every stack's top page would fall in the same few
+     * sets of the TLB (indexed by the low bits of the page number), and a
+     * loop switching among a few thousand tasks would miss it on each
+     * switch. The page in between is never touched (no memory). */
+    size_t stride = size + L->page;
+    if (!p || p->slab + stride > p->slab_end) {
         /* One sentinel page first, whose top word guards the lowest stack. */
-        size_t len = size * (p ? SLAB_STACKS : 1) + L->page;
+        size_t len = stride * (p ? SLAB_STACKS : 1) + L->page;
         char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (base == MAP_FAILED)
@@ -126,9 +134,11 @@ static cio__stack *stack_new_slab(cio_loop *L, cio__stack_pool *p, size_t size) 
         p->slab = base;
         p->slab_end = base + len - L->page;
     }
-    char *lo = p->slab;
-    p->slab += size;
-    return stack_init(lo, size, false);
+    char *slot = p->slab;
+    p->slab += stride;
+    cio__stack *s = stack_init(slot + L->page, size, false);
+    s->canary = (const uint64_t *)(slot - 8); /* the lower neighbour's top word */
+    return s;
 }
 
 cio__stack *cio__stack_get(cio_loop *L, size_t size) {
