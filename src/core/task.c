@@ -54,27 +54,34 @@ cio_task *cio__task_alloc(cio_loop *L) {
         L->free_tasks = t->next;
         return t;
     }
+    if (L->bump < L->bump_end) /* the newest mapped chunk, handed out in order */
+        return L->bump++;
     cio__task_chunk *c;
     if (L->n_chunks < SMALL_CHUNKS) {
         c = cio__malloc(sizeof *c + SMALL_CHUNK_TASKS * sizeof(cio_task));
-        if (c) {
-            c->n = SMALL_CHUNK_TASKS;
-            c->mapped = 0;
+        if (!c)
+            return NULL;
+        c->n = SMALL_CHUNK_TASKS;
+        c->mapped = 0;
+        /* Free list in address order, so a burst of spawns walks forward. */
+        for (size_t i = c->n - 1; i > 0; i--) {
+            c->tasks[i].state = CIO__FREE;
+            c->tasks[i].next = L->free_tasks;
+            L->free_tasks = &c->tasks[i];
         }
     } else {
         c = map_huge_chunk();
+        if (!c)
+            return NULL;
+        /* Fresh mappings are zero, and zero is CIO__FREE: the shutdown
+         * scans can walk the whole chunk, and each handle is first touched
+         * by the spawn that takes it. */
+        L->bump = &c->tasks[1];
+        L->bump_end = &c->tasks[c->n];
     }
-    if (!c)
-        return NULL;
     L->n_chunks++;
     c->next = L->chunks;
     L->chunks = c;
-    /* Free list in address order, so a burst of spawns walks memory forward. */
-    for (size_t i = c->n - 1; i > 0; i--) {
-        c->tasks[i].state = CIO__FREE;
-        c->tasks[i].next = L->free_tasks;
-        L->free_tasks = &c->tasks[i];
-    }
     return &c->tasks[0];
 }
 
