@@ -138,6 +138,10 @@ cio__stack *cio__stack_get(cio_loop *L, size_t size) {
         cio__stack *s = p->free;
         p->free = s->next;
         p->nfree--;
+        /* The next task to start will take the next free stack: fetch its
+         * descriptor (and the page's TLB entry) while this one runs. */
+        if (p->free)
+            __builtin_prefetch(p->free, 1);
         return s;
     }
     if (p && p->cold) { /* trimmed earlier: mapped, pages given back */
