@@ -280,6 +280,7 @@ static inline __attribute__((always_inline)) int park_now(cio_loop *L, cio_task 
     if (cio__unlikely(d != CIO_FOREVER) && cio__timer_arm(L, b, d) < 0)
         return cio_seterr(-ENOMEM, "cannot arm a timer: out of memory");
     t->state = CIO__PARKED;
+    b->wake = 0; /* what cio__wake_parked hands over */
     cio__suspend(L, t);
     if (cio__unlikely(b->heap_idx != 0))
         cio__timer_cancel(L, b);
@@ -320,6 +321,11 @@ void cio__wake(cio_task *t, int result) {
     if (!t || t->state != CIO__PARKED)
         return;
     cio__unpark(t->body->loop, t, result);
+}
+
+void cio__wake_parked(cio_task *t) {
+    if (t && t->state == CIO__PARKED)
+        cio__make_ready(cio__tls_loop, t);
 }
 
 /* ---- yielding ---- */
