@@ -739,6 +739,30 @@ CIO_TEST(spawn_out_of_memory_leaks_nothing) {
     CIO_ASSERT(g == NULL);
 }
 
+static int yield_then_fail_next_alloc(void *arg) {
+    int *done = arg;
+    if (cio_yield() != 0)
+        return -1;
+    if ((*done)++ == 0)
+        cio_test_fail_alloc(1); /* the first stack given back cannot be filed */
+    return 0;
+}
+
+/* Free stacks wait in a growable array; when it cannot grow they wait on a
+ * list instead, and both are reused. */
+CIO_TEST(stack_pool_keeps_stacks_when_its_array_cannot_grow) {
+    enum { N = 300 };
+    static cio_task *ts[N];
+    for (int round = 0; round < 3; round++) {
+        int done = 0;
+        for (int i = 0; i < N; i++)
+            CIO_ASSERT((ts[i] = cio_spawn(yield_then_fail_next_alloc, &done)) != NULL);
+        CIO_ASSERT_EQ(cio_gather(ts, N, NULL), 0);
+        cio_test_fail_alloc(0);
+        CIO_ASSERT_EQ(done, N);
+    }
+}
+
 CIO_TEST(yield_runs_tasks_fifo) {
     order[0] = 0;
     sleep_job j[3] = {{.ns = 0, .mark = 'a'}, {.ns = 0, .mark = 'b'}, {.ns = 0, .mark = 'c'}};

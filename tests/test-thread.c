@@ -210,6 +210,60 @@ CIO_TEST(to_thread_many_concurrent_calls) {
         CIO_ASSERT_EQ(vals[i], i * i);
 }
 
+/* Callers resume in the order their jobs finished: with one worker, the
+ * order they called in, however the completions were batched. */
+static int resume_order[200], n_resumed;
+static int call_then_note(void *arg) {
+    long v = 0;
+    int rc = cio_to_thread(square, &v);
+    resume_order[n_resumed++] = (int)(intptr_t)arg;
+    return rc;
+}
+
+CIO_TEST(to_thread_callers_resume_in_completion_order) {
+    CIO_ASSERT_EQ(cio_thread_pool_set_size(1), 0);
+    enum { N = 200 };
+    cio_task *ts[N];
+    for (int round = 0; round < 3; round++) {
+        n_resumed = 0;
+        for (int i = 0; i < N; i++)
+            CIO_ASSERT((ts[i] = cio_spawn(call_then_note, (void *)(intptr_t)i)) != NULL);
+        CIO_ASSERT_EQ(cio_gather(ts, N, NULL), 0);
+        CIO_ASSERT_EQ(n_resumed, N);
+        for (int i = 0; i < N; i++)
+            CIO_ASSERT_EQ(resume_order[i], i);
+    }
+    cio_thread_pool_set_size(0);
+}
+
+/* Cancelling half the callers of one batch: they return -ECANCELED, the
+ * others get their results, and the pool goes on serving. */
+CIO_TEST(to_thread_cancel_half_of_a_batch) {
+    enum { N = 1000 };
+    static long rounds[3][N]; /* one each: an abandoned job may still run */
+    static cio_task *ts[N];
+    static int status[N];
+    for (int round = 0; round < 3; round++) {
+        long *vals = rounds[round];
+        for (long i = 0; i < N; i++) {
+            vals[i] = i;
+            CIO_ASSERT((ts[i] = cio_spawn(call_square, &vals[i])) != NULL);
+        }
+        CIO_ASSERT_EQ(cio_yield(), 0); /* every caller has handed its job over */
+        for (int i = 1; i < N; i += 2)
+            cio_cancel(ts[i]);
+        CIO_ASSERT_EQ(cio_gather(ts, N, status), -ECANCELED);
+        for (long i = 0; i < N; i++) {
+            CIO_ASSERT_EQ(status[i], i % 2 ? -ECANCELED : 0);
+            if (i % 2 == 0)
+                CIO_ASSERT_EQ(vals[i], i * i);
+        }
+    }
+    long v = 7;
+    CIO_ASSERT_EQ(cio_to_thread(square, &v), 0);
+    CIO_ASSERT_EQ(v, 49);
+}
+
 static atomic_int running_now, running_max;
 static int busy_ms(void *arg) {
     (void)arg;

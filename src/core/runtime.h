@@ -34,8 +34,10 @@ typedef struct cio__stack {
 
 typedef struct cio__stack_pool {
     size_t size;              /* mapping size of each stack */
-    cio__stack *free;         /* warm: pages still committed */
-    size_t nfree;
+    cio__stack **warm;        /* free stacks, pages still committed (LIFO) */
+    size_t nwarm, cap;        /* in warm[], and its room */
+    cio__stack *free;         /* more of them, when warm[] could not grow */
+    size_t nfree;             /* all of them: nwarm + those in free */
     cio__stack *cold;         /* trimmed: pages given back to the kernel */
     size_t ncold;
     char *slab, *slab_end;    /* carving area for unguarded stacks */

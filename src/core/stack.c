@@ -141,15 +141,47 @@ static cio__stack *stack_new_slab(cio_loop *L, cio__stack_pool *p, size_t size) 
     return s;
 }
 
+/* Free warm stacks sit in an array (the stacks' own list only takes what
+ * the array cannot hold), so that taking one can prefetch the descriptor,
+ * and the TLB entry, of the one taken a few tasks later: when thousands of
+ * parked tasks start in a row, each stack top has left the caches and the
+ * TLB, and a linked list could only be walked one miss at a time. */
+#define PREFETCH_AHEAD 4
+
+static cio__stack *pop_warm(cio__stack_pool *p) {
+    p->nfree--;
+    if (p->nwarm == 0) {
+        cio__stack *s = p->free;
+        p->free = s->next;
+        return s;
+    }
+    cio__stack *s = p->warm[--p->nwarm];
+    if (p->nwarm >= PREFETCH_AHEAD)
+        __builtin_prefetch(p->warm[p->nwarm - PREFETCH_AHEAD], 1);
+    return s;
+}
+
+static void push_warm(cio__stack_pool *p, cio__stack *s) {
+    p->nfree++;
+    if (p->nwarm == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 256;
+        cio__stack **v = cio__realloc(p->warm, cap * sizeof *v);
+        if (!v) { /* keep it on the list instead */
+            s->next = p->free;
+            p->free = s;
+            return;
+        }
+        p->warm = v;
+        p->cap = cap;
+    }
+    p->warm[p->nwarm++] = s;
+}
+
 cio__stack *cio__stack_get(cio_loop *L, size_t size) {
     L->stack_last_get = L->now;
     cio__stack_pool *p = pool_for(L, size);
-    if (p && p->free) {
-        cio__stack *s = p->free;
-        p->free = s->next;
-        p->nfree--;
-        return s;
-    }
+    if (p && p->nfree)
+        return pop_warm(p);
     if (p && p->cold) { /* trimmed earlier: mapped, pages given back */
         cio__stack *s = p->cold;
         p->cold = s->next;
@@ -174,9 +206,7 @@ void cio__stack_put(cio_loop *L, cio__stack *s) {
         madvise(s->lo, s->size & ~(L->page - 1), MADV_DONTNEED);
         return;
     }
-    s->next = p->free;
-    p->free = s;
-    p->nfree++;
+    push_warm(p, s);
 }
 
 /* Gives the pages of pooled stacks beyond the warm ones back to the kernel,
@@ -192,14 +222,12 @@ size_t cio__stacks_trim(cio_loop *L, size_t budget) {
     for (int i = 0; i < CIO__STACK_POOLS; i++) {
         cio__stack_pool *p = &L->pools[i];
         while (p->nfree > WARM_MAX && budget > 0) {
-            cio__stack *st = p->free;
-            p->free = st->next;
+            cio__stack *st = pop_warm(p);
             size_t cold = (p->size - L->page) & ~(L->page - 1);
             madvise(st->lo, cold, MADV_DONTNEED);
             st->next = p->cold;
             p->cold = st;
             p->ncold++;
-            p->nfree--;
             budget--;
         }
         if (p->nfree > WARM_MAX)
@@ -223,6 +251,8 @@ void cio__stacks_free_all(cio_loop *L) {
         cio__free(sl);
     }
     L->slabs = NULL;
+    for (int i = 0; i < CIO__STACK_POOLS; i++)
+        cio__free(L->pools[i].warm);
     memset(L->pools, 0, sizeof L->pools);
 }
 

@@ -32,8 +32,6 @@ enum { JOB_IDLE, JOB_PENDING, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
  * slot: files are the pool's main client and need no slot of their own. */
 struct cio__tloop {
     cio_loop *loop;
-    _Atomic(cio__job *) done; /* LIFO pushed by workers */
-    atomic_int completing;    /* workers between their push and their write */
     int efd;
     cio__watch watch;
     size_t outstanding;       /* submitted, not yet back (loop thread only) */
@@ -41,6 +39,12 @@ struct cio__tloop {
     size_t npending;
     bool flush_posted;
     cio__job *free_jobs;      /* recycled to_thread records */
+    /* Written by workers: kept off the lines the loop writes per call
+     * (the record is only 16-byte aligned, hence a full line each side). */
+    char pad_[64];
+    _Atomic(cio__job *) done; /* LIFO pushed by workers */
+    atomic_int completing;    /* workers between their push and their write */
+    char pad2_[64];
 };
 
 static struct {
@@ -407,7 +411,7 @@ static void drain(cio__tloop *tl) {
         j->finished = true;
         job_back(tl);
         if (j->task)
-            cio__wake(j->task, 0);
+            cio__wake_parked(j->task);
         else if (j->release)
             j->release(j);
     }

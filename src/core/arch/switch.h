@@ -34,6 +34,9 @@ static inline void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, void (*en
     ctx->fp = NULL;
 }
 
+/* The saved stack pointer (for prefetching the frames a switch resumes). */
+static inline void *cio__ctx_sp(const cio__ctx *ctx) { return ctx->sp; }
+
 #if defined(__x86_64__)
 static inline __attribute__((always_inline)) void cio__ctx_switch(cio__ctx *from,
                                                                   cio__ctx *to) {
@@ -99,6 +102,7 @@ static inline void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, void (*en
 static inline void cio__ctx_switch(cio__ctx *from, cio__ctx *to) {
     swapcontext(&from->uc, &to->uc);
 }
+static inline void *cio__ctx_sp(const cio__ctx *ctx) { return (void *)ctx; }
 #endif
 
 #endif
