@@ -296,6 +296,7 @@ static inline __attribute__((always_inline)) int park_now(cio_loop *L, cio_task 
     if (cio__unlikely(deadline != CIO_FOREVER || b->scope != NULL))
         return park_timed(L, t, deadline);
     t->state = CIO__PARKED;
+    b->wake = 0; /* what cio__wake_parked hands over */
     cio__suspend(L, t);
     return b->wake;
 }
