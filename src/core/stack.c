@@ -132,7 +132,7 @@ static cio__stack *stack_new_slab(cio_loop *L, cio__stack_pool *p, size_t size) 
 }
 
 cio__stack *cio__stack_get(cio_loop *L, size_t size) {
-    L->stack_last_get = L->now;
+    L->stack_last_get = cio__loop_now(L);
     cio__stack_pool *p = pool_for(L, size);
     if (p && p->free) {
         cio__stack *s = p->free;
@@ -166,7 +166,8 @@ void cio__stack_put(cio_loop *L, cio__stack *s) {
     }
     s->next = p->free;
     p->free = s;
-    p->nfree++;
+    if (++p->nfree > WARM_MAX)
+        L->trim_due = true;
 }
 
 /* Gives the pages of pooled stacks beyond the warm ones back to the kernel,
@@ -176,7 +177,7 @@ void cio__stack_put(cio_loop *L, cio__stack *s) {
  * finds its stacks still warm. Returns how many stacks are still above
  * the warm limit (0 while trimming waits). */
 size_t cio__stacks_trim(cio_loop *L, size_t budget) {
-    if (L->now - L->stack_last_get < CIO_SEC)
+    if (cio__likely(!L->trim_due) || cio__loop_now(L) - L->stack_last_get < CIO_SEC)
         return 0;
     size_t left = 0;
     for (int i = 0; i < CIO__STACK_POOLS; i++) {
@@ -195,6 +196,7 @@ size_t cio__stacks_trim(cio_loop *L, size_t budget) {
         if (p->nfree > WARM_MAX)
             left += p->nfree - WARM_MAX;
     }
+    L->trim_due = left > 0;
     return left;
 }
 
