@@ -30,8 +30,10 @@ int64_t cio_now(void) {
     cio_loop *L = cio__tls_loop;
     if (!L)
         return cio__clock();
-    if (!L->virtual_clock)
+    if (!L->virtual_clock) {
         L->now = cio__clock();
+        L->now_stale = false;
+    }
     return L->now;
 }
 
@@ -291,7 +293,7 @@ void cio__watch_stop(cio__watch *w) {
 
 static void fire_timers(cio_loop *L) {
     cio__body *b;
-    while ((b = cio__timer_min(&L->timers)) && L->timers.a[0].deadline <= L->now) {
+    while ((b = cio__timer_min(&L->timers)) && L->timers.a[0].deadline <= cio__loop_now(L)) {
         cio__timer_pop(L);
         cio_task *t = b->task;
         if (t->state != CIO__PARKED)
@@ -315,8 +317,9 @@ static void iterate(cio_loop *L) {
         cio__poll_wait(L, 0);
     } else if (!L->virtual_clock) {
         /* Idle: a good moment to return surplus stack pages. */
-        bool more = cio__stacks_trim(L, 256) > 0;
-        int64_t wait = t ? (t->deadline > L->now ? t->deadline - L->now : 0) : -1;
+        bool more = L->trim_due && cio__stacks_trim(L, 256) > 0;
+        int64_t now = t ? cio__loop_now(L) : 0;
+        int64_t wait = t ? (t->deadline > now ? t->deadline - now : 0) : -1;
         cio__poll_wait(L, more && wait != 0 ? 0 : wait);
     } else if (t && t->deadline <= L->now) {
         cio__poll_wait(L, 0);
@@ -329,7 +332,7 @@ static void iterate(cio_loop *L) {
         L->now = t->deadline; /* every task waits on a timer: jump */
     }
     if (!L->virtual_clock)
-        L->now = cio__clock();
+        L->now_stale = true;
     if (atomic_load(&L->wake_pending) || L->posted)
         run_posted(L);
     if (cio__unlikely(atomic_load_explicit(&sigint_count, memory_order_relaxed)))

@@ -192,7 +192,8 @@ struct cio_loop {
     cio_task *cur;            /* running task, NULL in loop context */
     cio_task *rq_head, *rq_tail;
     long budget;              /* task runs left before the next poll */
-    int64_t now;
+    int64_t now;              /* read it through cio__loop_now */
+    bool now_stale;           /* the clock has not been read since the last poll */
     bool virtual_clock;
     bool debug;
     bool closing;
@@ -218,6 +219,7 @@ struct cio_loop {
     size_t guarded_count, guard_budget;
     struct cio__slab { struct cio__slab *next; char *base; size_t len; } *slabs;
     cio__stack *dying_stack;  /* released by the next context after a switch */
+    bool trim_due;            /* some pool holds more than its warm stacks */
     size_t default_stack;
     size_t page;
     cio_task *main;
@@ -268,6 +270,16 @@ int cio__collect(cio_task *t);
 
 /* loop.c */
 int64_t cio__clock(void);
+/* The loop's time: the clock is read at most once per iteration, and only
+ * when something asks (a timer is pending, a scope has a deadline, a stack
+ * leaves its pool), so a poll that wakes one I/O task costs no clock read. */
+static inline int64_t cio__loop_now(cio_loop *L) {
+    if (cio__unlikely(L->now_stale)) {
+        L->now = cio__clock();
+        L->now_stale = false;
+    }
+    return L->now;
+}
 
 /* task.c: at loop close, cancel every live task; then free the finished
  * ones nobody collected (reporting their errors) and return their count. */

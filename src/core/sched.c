@@ -225,9 +225,10 @@ static void task_entry(void) {
 
 /* ---- interruption: cancellation and cancel scopes ---- */
 
-int cio__interrupt_code(cio_loop *L, cio_task *t) {
+/* Kept out of line: the fast checks that call it stay small. */
+__attribute__((noinline)) int cio__interrupt_code(cio_loop *L, cio_task *t) {
     for (cio_scope *s = t->body->scope; s; s = s->parent) {
-        if (s->deadline <= L->now) {
+        if (s->deadline != CIO_FOREVER && s->deadline <= cio__loop_now(L)) {
             s->flags |= 2; /* SCOPE_HIT, see scope.c */
             return -ETIMEDOUT;
         }

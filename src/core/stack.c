@@ -178,7 +178,7 @@ static void push_warm(cio__stack_pool *p, cio__stack *s) {
 }
 
 cio__stack *cio__stack_get(cio_loop *L, size_t size) {
-    L->stack_last_get = L->now;
+    L->stack_last_get = cio__loop_now(L);
     cio__stack_pool *p = pool_for(L, size);
     if (p && p->nfree)
         return pop_warm(p);
@@ -207,6 +207,8 @@ void cio__stack_put(cio_loop *L, cio__stack *s) {
         return;
     }
     push_warm(p, s);
+    if (p->nfree > WARM_MAX)
+        L->trim_due = true;
 }
 
 /* Gives the pages of pooled stacks beyond the warm ones back to the kernel,
@@ -216,7 +218,7 @@ void cio__stack_put(cio_loop *L, cio__stack *s) {
  * finds its stacks still warm. Returns how many stacks are still above
  * the warm limit (0 while trimming waits). */
 size_t cio__stacks_trim(cio_loop *L, size_t budget) {
-    if (L->now - L->stack_last_get < CIO_SEC)
+    if (cio__likely(!L->trim_due) || cio__loop_now(L) - L->stack_last_get < CIO_SEC)
         return 0;
     size_t left = 0;
     for (int i = 0; i < CIO__STACK_POOLS; i++) {
@@ -233,6 +235,7 @@ size_t cio__stacks_trim(cio_loop *L, size_t budget) {
         if (p->nfree > WARM_MAX)
             left += p->nfree - WARM_MAX;
     }
+    L->trim_due = left > 0;
     return left;
 }
 

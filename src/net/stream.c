@@ -52,6 +52,20 @@ static void plain_release(cio_stream *s) { (void)s; }
 const cio__transport cio__plain_transport = {plain_recv, plain_send, plain_shutdown,
                                              plain_release};
 
+/* The transport calls on the per-message path: plain sockets call straight
+ * into the syscall wrappers rather than through the table. */
+static inline ssize_t tp_recv(cio_stream *s, void *buf, size_t n) {
+    if (cio__likely(s->tp == &cio__plain_transport))
+        return plain_recv(s, buf, n);
+    return s->tp->recv(s, buf, n);
+}
+
+static inline ssize_t tp_send(cio_stream *s, const struct iovec *iov, int iovcnt) {
+    if (cio__likely(s->tp == &cio__plain_transport))
+        return plain_send(s, iov, iovcnt);
+    return s->tp->send(s, iov, iovcnt);
+}
+
 /* ---- the fd on the poller ---------------------------------------------- */
 
 static void nfd_event(cio__watch *w, uint32_t ev) {
@@ -147,22 +161,20 @@ static bool would_block(ssize_t r) {
 
 int cio__stream_wait(cio_stream *s, int code, int dir) {
     bool cross = code == CIO__WANT_WRITE || code == CIO__WANT_READ;
-    if (code == CIO__WANT_WRITE)
-        dir = CIO__WRITE;
-    else if (code == CIO__WANT_READ)
-        dir = CIO__READ;
+    if (cio__unlikely(cross))
+        dir = code == CIO__WANT_WRITE ? CIO__WRITE : CIO__READ;
     int rc = cio__nfd_wait(&s->f, dir);
-    if (rc == -EBUSY && cross) {
+    if (cio__likely(rc != -EBUSY))
+        return rc;
+    if (cross) {
         /* The other side of this stream waits in that direction (a TLS
          * read that must write while the flusher waits to write): let it
          * go on and retry shortly; this only happens around TLS key
          * updates and renegotiation. */
-        rc = cio_sleep(CIO_MS);
-    } else if (rc == -EBUSY) {
-        rc = cio_seterr(-EBUSY, "another task is already %s this stream",
-                        dir == CIO__READ ? "reading" : "writing");
+        return cio_sleep(CIO_MS);
     }
-    return rc;
+    return cio_seterr(-EBUSY, "another task is already %s this stream",
+                      dir == CIO__READ ? "reading" : "writing");
 }
 
 static void apply_opts(cio_stream *s, const cio_stream_opts *o) {
@@ -242,7 +254,7 @@ static ssize_t recv_some(cio_stream *s, void *buf, size_t n) {
                 return sfail(s, rc, "read");
             s->rd_drained = false;
         }
-        ssize_t r = s->tp->recv(s, buf, n);
+        ssize_t r = tp_recv(s, buf, n);
         if (cio__likely(r > 0)) {
             /* Edge-triggered: a short read emptied the socket, and any new
              * data brings a new edge, so the next read waits first. */
@@ -499,7 +511,7 @@ static int flusher_main(void *arg) {
     int rc = 0;
     while (queued(s) && !s->closing) {
         struct iovec v = {s->wbuf + s->wpos, queued(s)};
-        ssize_t r = s->tp->send(s, &v, 1);
+        ssize_t r = tp_send(s, &v, 1);
         if (r > 0) {
             s->wpos += (size_t)r;
             wake_writers(s, 0);
@@ -585,7 +597,7 @@ int cio_stream_writev(cio_stream *s, const struct iovec *iov, int iovcnt) {
     size_t sent = 0;
     if (!queued(s) && !s->flusher) {
         for (;;) {
-            ssize_t r = s->tp->send(s, iov, iovcnt);
+            ssize_t r = tp_send(s, iov, iovcnt);
             if (cio__likely(r >= 0)) {
                 sent = (size_t)r;
                 break;
