@@ -161,11 +161,14 @@ check_reqs() {
 }
 
 # ---------------------------------------------------------------- helpers
-NEXT_PORT=$((20000 + RANDOM % 20000))
+# Below the kernel's ephemeral range (32768 up by default), so a port cannot
+# be taken by some client connection between the check and the server's bind.
+NEXT_PORT=$((20000 + RANDOM % 10000))
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Sets FREE_PORT (not called in a subshell, so every server gets a new port).
 free_port() {
     while port_in_use $NEXT_PORT; do NEXT_PORT=$((NEXT_PORT + 1)); done
-    echo $NEXT_PORT
+    FREE_PORT=$NEXT_PORT
     NEXT_PORT=$((NEXT_PORT + 1))
 }
 
@@ -260,7 +263,8 @@ run_echo() {
     local w=$1 label=$2 i=$3
     shift 3
     local port out="$OUT/$w/$label.run$i" slog="$OUT/$w/$label.server$i"
-    port=$(free_port)
+    free_port
+    port=$FREE_PORT
     start_server "$w" "$label" "$slog" "$@" --port "$port" || return
     : >"$out"
     local conns secs ok=1
@@ -327,7 +331,8 @@ run_http() {
     local w=$1 label=$2 i=$3
     shift 3
     local port out="$OUT/$w/$label.run$i" slog="$OUT/$w/$label.server$i" wout="$OUT/$w/$label.wrk$i"
-    port=$(free_port)
+    free_port
+    port=$FREE_PORT
     if [ "$label" = nginx ]; then
         [ -n "$NGINX_DIR" ] || nginx_setup
         nginx_conf "$port"
