@@ -30,11 +30,9 @@ int64_t cio_now(void) {
     cio_loop *L = cio__tls_loop;
     if (!L)
         return cio__clock();
-    if (!L->virtual_clock) {
-        L->now = cio__clock();
-        L->now_stale = false;
-    }
-    return L->now;
+    if (!L->virtual_clock)
+        L->now_stale = true; /* asked for: read the clock now */
+    return cio__loop_now(L);
 }
 
 cio_loop *cio_loop_current(void) { return cio__tls_loop; }
@@ -317,9 +315,12 @@ static void iterate(cio_loop *L) {
         cio__poll_wait(L, 0);
     } else if (!L->virtual_clock) {
         /* Idle: a good moment to return surplus stack pages. */
-        bool more = L->trim_due && cio__stacks_trim(L, 256) > 0;
-        int64_t now = t ? cio__loop_now(L) : 0;
-        int64_t wait = t ? (t->deadline > now ? t->deadline - now : 0) : -1;
+        bool more = cio__stacks_trim(L, 256) > 0;
+        int64_t wait = -1;
+        if (t) {
+            int64_t now = cio__loop_now(L);
+            wait = t->deadline > now ? t->deadline - now : 0;
+        }
         cio__poll_wait(L, more && wait != 0 ? 0 : wait);
     } else if (t && t->deadline <= L->now) {
         cio__poll_wait(L, 0);

@@ -212,7 +212,7 @@ struct cio_loop {
     cio_task *free_tasks;
     cio__task_chunk *chunks;
     size_t n_chunks;
-    cio_task *bump, *bump_end; /* never-used handles of the newest mapped chunk */
+    cio_task *bump, *bump_end; /* never-used handles of the newest chunk */
     cio__stack_pool pools[CIO__STACK_POOLS];
     int64_t stack_last_get;   /* when a stack last left the pools */
     cio__stack *guarded_all;

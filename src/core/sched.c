@@ -118,8 +118,6 @@ static bool prepare(cio_loop *L, cio_task *t, cio__stack *reuse) {
  * body of the task two places ahead, then (its body having arrived) the
  * saved frames and the stack descriptor of the task one place ahead. */
 static inline void prefetch_ahead(const cio_task *next) {
-    if (!next)
-        return;
     const cio__body *b = next->body;
     if (b) {
         __builtin_prefetch(cio__ctx_sp(&b->ctx));
@@ -153,9 +151,15 @@ static void debug_slow_check(cio_loop *L, cio_task *t) {
                     cio_task_name(t), (unsigned long long)cio_task_id(t), (double)ran / 1e6);
 }
 
+/* Every switch away from a task checks the canary its stack overflow would
+ * clobber first (see stack.c). */
+static inline void check_canary(cio_task *t) {
+    if (cio__unlikely(*t->body->canary != CIO__CANARY))
+        cio__stack_overflow(t);
+}
+
 void cio__suspend(cio_loop *L, cio_task *cur) {
-    if (cio__unlikely(*cur->body->canary != CIO__CANARY))
-        cio__stack_overflow(cur);
+    check_canary(cur);
     if (cio__unlikely(L->debug))
         debug_slow_check(L, cur);
     cio_task *n = next_task(L, NULL);
@@ -369,17 +373,10 @@ int cio_yield(void) {
     }
     /* The common case: straight to the next ready task, which has run
      * before, with this one queued behind the rest. */
-    if (cio__unlikely(*t->body->canary != CIO__CANARY))
-        cio__stack_overflow(t);
+    check_canary(t);
+    cio__make_ready(L, t);
+    L->rq_head = n->next; /* not NULL: t is behind n */
     L->budget--;
-    L->rq_head = n->next;
-    t->next = NULL;
-    if (L->rq_head)
-        L->rq_tail->next = t;
-    else
-        L->rq_head = t;
-    L->rq_tail = t;
-    t->state = CIO__READY;
     L->cur = n;
     n->state = CIO__RUNNING;
     do_switch(L, &t->body->ctx, n, false);
@@ -436,18 +433,24 @@ int cio__waitq_wait(cio__waitq *q, cio__waiter *w) {
     return cio__waitq_wait_until(q, w, CIO_FOREVER);
 }
 
-static inline __attribute__((always_inline)) void wake_waiter(cio__waiter *w, int result) {
+/* Makes the task of an unlinked waiter ready with result. */
+static inline __attribute__((always_inline)) void ready_waiter(cio_loop *L, cio__waiter *w,
+                                                               int result) {
     cio_task *t = w->task;
-    if (w->q)
-        waitq_remove(w->q, w);
     t->body->waiter = NULL;
     t->body->wake = result;
-    cio__make_ready(cio__tls_loop, t);
+    cio__make_ready(L, t);
 }
 
-void cio__wake_waiter(cio__waiter *w, int result) { wake_waiter(w, result); }
+static inline __attribute__((always_inline)) void wake_waiter(cio_loop *L, cio__waiter *w,
+                                                              int result) {
+    if (w->q)
+        waitq_remove(w->q, w);
+    ready_waiter(L, w, result);
+}
 
-/* Unlinks the first waiter of a non-empty queue and makes its task ready. */
+/* wake_waiter for the head of a non-empty queue: the common wake, with
+ * the unlink reduced to what a head needs. */
 static inline __attribute__((always_inline)) cio__waiter *wake_first(cio_loop *L,
                                                                     cio__waitq *q,
                                                                     int result) {
@@ -459,12 +462,11 @@ static inline __attribute__((always_inline)) cio__waiter *wake_first(cio_loop *L
         q->tail = NULL;
     w->next = NULL;
     w->q = NULL;
-    cio_task *t = w->task;
-    t->body->waiter = NULL;
-    t->body->wake = result;
-    cio__make_ready(L, t);
+    ready_waiter(L, w, result);
     return w;
 }
+
+void cio__wake_waiter(cio__waiter *w, int result) { wake_waiter(cio__tls_loop, w, result); }
 
 cio__waiter *cio__waitq_wake_one(cio__waitq *q, int result) {
     return q->head ? wake_first(cio__tls_loop, q, result) : NULL;

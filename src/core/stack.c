@@ -56,8 +56,11 @@ static cio__stack_pool *pool_for(cio_loop *L, size_t size) {
 }
 
 /* Writes the descriptor (with its top canary) at the top of a fresh stack
- * occupying [lo, lo + size). The bottom pages stay untouched. */
-static cio__stack *stack_init(char *lo, size_t size, bool guarded) {
+ * occupying [lo, lo + size). The bottom pages stay untouched. below is the
+ * canary an overflow would clobber first: the top word of whatever lies
+ * under the stack, or NULL for a guarded stack (which checks its own). */
+static cio__stack *stack_init(char *lo, size_t size, const uint64_t *below) {
+    bool guarded = below == NULL;
     _Static_assert(sizeof(cio__stack) <= 64, "stack descriptor must fit in 64 bytes");
     /* Placed so that top_canary is the very last word of the mapping. */
     cio__stack *s = (cio__stack *)(lo + size - sizeof(cio__stack));
@@ -75,9 +78,7 @@ static cio__stack *stack_init(char *lo, size_t size, bool guarded) {
      * parked task, so it still touches one page). */
     static __thread unsigned next_color;
     s->color = (uint16_t)((next_color++ % 48) * 64);
-    /* Below a slab stack lies the top of its neighbour (or the slab's
-     * sentinel page), whose last word is a canary. */
-    s->canary = guarded ? &s->top_canary : (const uint64_t *)(lo - 8);
+    s->canary = guarded ? &s->top_canary : below;
 #ifdef CIO__VALGRIND
     s->valgrind_id = VALGRIND_STACK_REGISTER(lo, lo + size);
 #else
@@ -95,7 +96,7 @@ static cio__stack *stack_new_guarded(cio_loop *L, size_t size) {
         munmap(base, size + L->page);
         return NULL;
     }
-    cio__stack *s = stack_init(base + L->page, size, true);
+    cio__stack *s = stack_init(base + L->page, size, NULL);
     s->all = L->guarded_all;
     L->guarded_all = s;
     L->guarded_count++;
@@ -130,15 +131,14 @@ static cio__stack *stack_new_slab(cio_loop *L, cio__stack_pool *p, size_t size) 
         *(uint64_t *)(base + L->page - 8) = CIO__CANARY;
         base += L->page;
         if (!p)
-            return stack_init(base, size, false);
+            return stack_init(base, size, (const uint64_t *)(base - 8));
         p->slab = base;
         p->slab_end = base + len - L->page;
     }
     char *slot = p->slab;
     p->slab += stride;
-    cio__stack *s = stack_init(slot + L->page, size, false);
-    s->canary = (const uint64_t *)(slot - 8); /* the lower neighbour's top word */
-    return s;
+    /* below the slot: the lower neighbour's top word, or the sentinel's */
+    return stack_init(slot + L->page, size, (const uint64_t *)(slot - 8));
 }
 
 /* Free warm stacks sit in an array (the stacks' own list only takes what

@@ -48,41 +48,35 @@ void cio__task_chunk_free(cio__task_chunk *c) {
         cio__free(c);
 }
 
+_Static_assert(CIO__FREE == 0, "new chunks are zeroed and must read as free handles");
+
+static cio__task_chunk *alloc_small_chunk(void) {
+    cio__task_chunk *c = cio__calloc(1, sizeof *c + SMALL_CHUNK_TASKS * sizeof(cio_task));
+    if (c)
+        c->n = SMALL_CHUNK_TASKS; /* mapped = 0 */
+    return c;
+}
+
 cio_task *cio__task_alloc(cio_loop *L) {
     cio_task *t = L->free_tasks;
     if (cio__likely(t != NULL)) {
         L->free_tasks = t->next;
         return t;
     }
-    if (L->bump < L->bump_end) /* the newest mapped chunk, handed out in order */
-        return L->bump++;
-    cio__task_chunk *c;
-    if (L->n_chunks < SMALL_CHUNKS) {
-        c = cio__malloc(sizeof *c + SMALL_CHUNK_TASKS * sizeof(cio_task));
+    if (L->bump == L->bump_end) {
+        cio__task_chunk *c = L->n_chunks < SMALL_CHUNKS ? alloc_small_chunk() : map_huge_chunk();
         if (!c)
             return NULL;
-        c->n = SMALL_CHUNK_TASKS;
-        c->mapped = 0;
-        /* Free list in address order, so a burst of spawns walks forward. */
-        for (size_t i = c->n - 1; i > 0; i--) {
-            c->tasks[i].state = CIO__FREE;
-            c->tasks[i].next = L->free_tasks;
-            L->free_tasks = &c->tasks[i];
-        }
-    } else {
-        c = map_huge_chunk();
-        if (!c)
-            return NULL;
-        /* Fresh mappings are zero, and zero is CIO__FREE: the shutdown
-         * scans can walk the whole chunk, and each handle is first touched
-         * by the spawn that takes it. */
-        L->bump = &c->tasks[1];
-        L->bump_end = &c->tasks[c->n];
+        L->n_chunks++;
+        c->next = L->chunks;
+        L->chunks = c;
+        /* A new chunk is zero, and zero is CIO__FREE: the shutdown scans
+         * can walk all of it, and its handles go out in address order, each
+         * first touched by the spawn that takes it. */
+        L->bump = c->tasks;
+        L->bump_end = c->tasks + c->n;
     }
-    L->n_chunks++;
-    c->next = L->chunks;
-    L->chunks = c;
-    return &c->tasks[0];
+    return L->bump++;
 }
 
 static cio_loop *current_loop_or_fail(const char *fn) {
