@@ -104,7 +104,7 @@ cio_task *cio_group_spawn(cio_group *g, cio_fn fn, void *arg) {
     return cio_group_spawn_with(g, fn, arg, NULL);
 }
 
-int cio_group_wait(cio_group *g) {
+CIO__JUMP_RETURN(int, cio_group_wait)(cio_group *g) {
     if (!g)
         return cio_seterr(-EINVAL, "cio_group_wait: group is NULL");
     int rc = cio__check_in_task("cio_group_wait");

@@ -4,6 +4,7 @@
 #define CIO_INTERNAL_H
 
 #include "cio/core.h"
+#include "core/arch/jump_return.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

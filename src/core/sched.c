@@ -349,7 +349,7 @@ void cio__wake_parked(cio_task *t) {
 
 /* ---- yielding ---- */
 
-int cio_yield(void) {
+CIO__JUMP_RETURN(int, cio_yield)(void) {
     cio_loop *L = cio__tls_loop;
     cio_task *t = L ? L->cur : NULL;
     if (cio__unlikely(!t))
@@ -374,7 +374,10 @@ int cio_yield(void) {
     /* The common case: straight to the next ready task, which has run
      * before, with this one queued behind the rest. */
     check_canary(t);
-    cio__make_ready(L, t);
+    t->next = NULL; /* cio__make_ready, knowing the queue holds n */
+    L->rq_tail->next = t;
+    L->rq_tail = t;
+    t->state = CIO__READY;
     L->rq_head = n->next; /* not NULL: t is behind n */
     L->budget--;
     L->cur = n;

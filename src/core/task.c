@@ -251,7 +251,7 @@ static int check_handle(cio_task *t, const char *fn) {
     return 0;
 }
 
-int cio_join(cio_task *t) {
+CIO__JUMP_RETURN(int, cio_join)(cio_task *t) {
     int rc = check_handle(t, "cio_join");
     if (rc < 0)
         return rc;
@@ -305,12 +305,12 @@ void cio_cancel(cio_task *t) {
 
 /* ---- sleeping and yielding ---- */
 
-int cio_sleep_until(int64_t deadline) {
+CIO__JUMP_RETURN(int, cio_sleep_until)(int64_t deadline) {
     int rc = cio__park_raw(deadline);
     return rc == CIO__DEADLINE ? 0 : rc;
 }
 
-int cio_sleep(int64_t ns) {
+CIO__JUMP_RETURN(int, cio_sleep)(int64_t ns) {
     if (ns <= 0)
         return cio_yield();
     cio_loop *L = cio__tls_loop;

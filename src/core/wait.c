@@ -64,7 +64,7 @@ static void gather_done(cio__watcher *w, cio_task *t, int index) {
         cio__wake(g->waiter, 0);
 }
 
-int cio_gather(cio_task **ts, size_t n, int *status) {
+CIO__JUMP_RETURN(int, cio_gather)(cio_task **ts, size_t n, int *status) {
     struct gather g = {{gather_done}, 0, cio__task()};
     long watched = watch_all(ts, n, &g.base, "cio_gather");
     if (watched < 0)
@@ -113,7 +113,7 @@ static void any_done(cio__watcher *w, cio_task *t, int index) {
     }
 }
 
-int cio_wait_any(cio_task **ts, size_t n) {
+CIO__JUMP_RETURN(int, cio_wait_any)(cio_task **ts, size_t n) {
     if (n == 0)
         return cio_seterr(-EINVAL, "cio_wait_any: no tasks");
     struct any a = {{any_done}, cio__task(), NULL};
@@ -138,7 +138,7 @@ int cio_wait_any(cio_task **ts, size_t n) {
 
 /* ---- wait_for ---- */
 
-int cio_wait_for(cio_task *t, int64_t ns) {
+CIO__JUMP_RETURN(int, cio_wait_for)(cio_task *t, int64_t ns) {
     char name[64];
     snprintf(name, sizeof name, "%s", t && t->state != CIO__FREE ? cio_task_name(t) : "?");
     cio_scope s;
@@ -200,7 +200,7 @@ cio_as_completed *cio_as_completed_new(cio_task **ts, size_t n) {
     return it;
 }
 
-int cio_as_completed_next(cio_as_completed *it, cio_task **out) {
+CIO__JUMP_RETURN(int, cio_as_completed_next)(cio_as_completed *it, cio_task **out) {
     if (!it || !out)
         return cio_seterr(-EINVAL, "cio_as_completed_next: NULL argument");
     int rc = cio__check_in_task("cio_as_completed_next");

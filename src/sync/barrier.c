@@ -12,7 +12,7 @@ int cio_barrier_init(cio_barrier *b, unsigned parties) {
 
 static int broken(void) { return cio_seterr(CIO_EBROKEN, "cio_barrier_wait: the barrier is broken"); }
 
-int cio_barrier_wait(cio_barrier *b) {
+CIO__JUMP_RETURN(int, cio_barrier_wait)(cio_barrier *b) {
     if (cio__unlikely(!b || b->parties == 0))
         return cio_seterr(-EINVAL, "cio_barrier_wait: barrier is NULL or has no parties");
     if (b->broken)

@@ -18,7 +18,7 @@ static int check(cio_cond *c, const char *fn) {
     return 0;
 }
 
-int cio_cond_wait(cio_cond *c) {
+CIO__JUMP_RETURN(int, cio_cond_wait)(cio_cond *c) {
     int rc = check(c, "cio_cond_wait");
     if (rc < 0)
         return rc;
@@ -43,7 +43,7 @@ int cio_cond_wait(cio_cond *c) {
     return rc;
 }
 
-int cio_cond_wait_for(cio_cond *c, bool (*pred)(void *arg), void *arg) {
+CIO__JUMP_RETURN(int, cio_cond_wait_for)(cio_cond *c, bool (*pred)(void *arg), void *arg) {
     int rc = check(c, "cio_cond_wait_for");
     if (rc < 0)
         return rc;

@@ -16,13 +16,19 @@ int cio_lock_try_acquire(cio_lock *l) {
     return 0;
 }
 
+CIO__HIDDEN int cio__lock_acquire_wait(cio_lock *l);
+
 int cio_lock_acquire(cio_lock *l) {
-    if (cio__unlikely(!l))
-        return cio_seterr(-EINVAL, "cio_lock_acquire: lock is NULL");
-    if (cio__likely(!l->locked)) {
+    if (cio__likely(l && !l->locked)) {
         l->locked = 1;
         return 0;
     }
+    return cio__lock_acquire_wait(l); /* a tail call (core/arch/jump_return.h) */
+}
+
+CIO__JUMP_RETURN_HIDDEN(int, cio__lock_acquire_wait)(cio_lock *l) {
+    if (cio__unlikely(!l))
+        return cio_seterr(-EINVAL, "cio_lock_acquire: lock is NULL");
     cio__waiter w;
     int rc = cio__waitq_wait_until(cio__wq(&l->waiters), &w, CIO_FOREVER);
     if (cio__unlikely(rc < 0)) {

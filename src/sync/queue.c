@@ -147,7 +147,15 @@ static void *pop(cio_queue *q, int64_t *key) {
 
 static int closed(const char *fn) { return cio_seterr(CIO_ECLOSED, "%s: the queue is shut down", fn); }
 
-static int put(cio_queue *q, void *item, int64_t key, bool wait, const char *fn) {
+/* What put() and get() return when the caller has to wait (not an errno). */
+#define MUST_WAIT 1
+
+/* Waiting is out of line, reached by a tail call from the public functions
+ * so that it returns straight to their callers (core/arch/jump_return.h). */
+CIO__HIDDEN int cio__queue_put_wait(cio_queue *q, void *item, int64_t key, const char *fn);
+CIO__HIDDEN int cio__queue_get_wait(cio_queue *q, void **out, int64_t *prio, const char *fn);
+
+static inline int put(cio_queue *q, void *item, int64_t key, bool wait, const char *fn) {
     if (cio__unlikely(!q || !q->buf))
         return cio_seterr(-EINVAL, "%s: queue is NULL or not initialised", fn);
     if (cio__unlikely(q->shutdown))
@@ -161,28 +169,34 @@ static int put(cio_queue *q, void *item, int64_t key, bool wait, const char *fn)
         q->unfinished++;
         return 0;
     }
-    if (q->maxsize && q->len >= q->maxsize) {
-        if (!wait)
-            return -EAGAIN;
-        cio__waiter w;
-        w.ptr = item;
-        w.data = (uintptr_t)key;
-        int rc = cio__waitq_wait(cio__wq(&q->putters), &w);
-        if (rc == CIO_ECLOSED)
-            return closed(fn);
-        if (rc == -EPERM)
-            return cio_seterr(rc, "%s: the queue is full and the caller is not a task", fn);
-        return rc; /* 0: a getter moved our item in */
-    }
+    if (q->maxsize && q->len >= q->maxsize)
+        return wait ? MUST_WAIT : -EAGAIN;
     int rc = push(q, item, key);
     if (rc == 0)
         q->unfinished++;
     return rc;
 }
 
-int cio_queue_put(cio_queue *q, void *item) { return put(q, item, 0, true, "cio_queue_put"); }
+CIO__JUMP_RETURN_HIDDEN(int, cio__queue_put_wait)(cio_queue *q, void *item, int64_t key,
+                                                  const char *fn) {
+    cio__waiter w;
+    w.ptr = item;
+    w.data = (uintptr_t)key;
+    int rc = cio__waitq_wait(cio__wq(&q->putters), &w);
+    if (rc == CIO_ECLOSED)
+        return closed(fn);
+    if (rc == -EPERM)
+        return cio_seterr(rc, "%s: the queue is full and the caller is not a task", fn);
+    return rc; /* 0: a getter moved our item in */
+}
+
+int cio_queue_put(cio_queue *q, void *item) {
+    int rc = put(q, item, 0, true, "cio_queue_put");
+    return rc != MUST_WAIT ? rc : cio__queue_put_wait(q, item, 0, "cio_queue_put");
+}
 int cio_queue_put_prio(cio_queue *q, void *item, int64_t prio) {
-    return put(q, item, prio, true, "cio_queue_put_prio");
+    int rc = put(q, item, prio, true, "cio_queue_put_prio");
+    return rc != MUST_WAIT ? rc : cio__queue_put_wait(q, item, prio, "cio_queue_put_prio");
 }
 int cio_queue_put_nowait(cio_queue *q, void *item) {
     return put(q, item, 0, false, "cio_queue_put_nowait");
@@ -193,7 +207,7 @@ int cio_queue_put_prio_nowait(cio_queue *q, void *item, int64_t prio) {
 
 /* ---- get ---- */
 
-static int get(cio_queue *q, void **out, int64_t *prio, bool wait, const char *fn) {
+static inline int get(cio_queue *q, void **out, int64_t *prio, bool wait, const char *fn) {
     if (cio__unlikely(!q || !out || !q->buf))
         return cio_seterr(-EINVAL, "%s: queue or output is NULL, or queue not initialised", fn);
     int64_t key;
@@ -212,8 +226,11 @@ static int get(cio_queue *q, void **out, int64_t *prio, bool wait, const char *f
     }
     if (q->shutdown)
         return closed(fn);
-    if (!wait)
-        return -EAGAIN;
+    return wait ? MUST_WAIT : -EAGAIN;
+}
+
+CIO__JUMP_RETURN_HIDDEN(int, cio__queue_get_wait)(cio_queue *q, void **out, int64_t *prio,
+                                                  const char *fn) {
     cio__waiter w;
     int rc = cio__waitq_wait(cio__wq(&q->getters), &w);
     if (rc == 0) {
@@ -229,9 +246,13 @@ static int get(cio_queue *q, void **out, int64_t *prio, bool wait, const char *f
     return rc;
 }
 
-int cio_queue_get(cio_queue *q, void **out) { return get(q, out, NULL, true, "cio_queue_get"); }
+int cio_queue_get(cio_queue *q, void **out) {
+    int rc = get(q, out, NULL, true, "cio_queue_get");
+    return rc != MUST_WAIT ? rc : cio__queue_get_wait(q, out, NULL, "cio_queue_get");
+}
 int cio_queue_get_prio(cio_queue *q, void **out, int64_t *prio) {
-    return get(q, out, prio, true, "cio_queue_get_prio");
+    int rc = get(q, out, prio, true, "cio_queue_get_prio");
+    return rc != MUST_WAIT ? rc : cio__queue_get_wait(q, out, prio, "cio_queue_get_prio");
 }
 int cio_queue_get_nowait(cio_queue *q, void **out) {
     return get(q, out, NULL, false, "cio_queue_get_nowait");
@@ -249,7 +270,7 @@ int cio_queue_task_done(cio_queue *q) {
     return 0;
 }
 
-int cio_queue_join(cio_queue *q) {
+CIO__JUMP_RETURN(int, cio_queue_join)(cio_queue *q) {
     if (!q)
         return cio_seterr(-EINVAL, "cio_queue_join: queue is NULL");
     if (q->unfinished == 0)

@@ -21,13 +21,19 @@ int cio_sem_try_acquire(cio_sem *s) {
     return 0;
 }
 
+CIO__HIDDEN int cio__sem_acquire_wait(cio_sem *s);
+
 int cio_sem_acquire(cio_sem *s) {
-    if (cio__unlikely(!s))
-        return cio_seterr(-EINVAL, "cio_sem_acquire: semaphore is NULL");
-    if (cio__likely(s->value > 0)) {
+    if (cio__likely(s && s->value > 0)) {
         s->value--;
         return 0;
     }
+    return cio__sem_acquire_wait(s); /* a tail call (core/arch/jump_return.h) */
+}
+
+CIO__JUMP_RETURN_HIDDEN(int, cio__sem_acquire_wait)(cio_sem *s) {
+    if (cio__unlikely(!s))
+        return cio_seterr(-EINVAL, "cio_sem_acquire: semaphore is NULL");
     cio__waiter w;
     int rc = cio__waitq_wait_until(cio__wq(&s->waiters), &w, CIO_FOREVER);
     if (cio__unlikely(rc < 0)) {

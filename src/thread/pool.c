@@ -544,7 +544,7 @@ static void call_recycle(cio__job *j) {
     tl->free_jobs = j;
 }
 
-int cio_to_thread(cio_fn fn, void *arg) {
+CIO__JUMP_RETURN(int, cio_to_thread)(cio_fn fn, void *arg) {
     if (!fn)
         return cio_seterr(-EINVAL, "cio_to_thread: function is NULL");
     int rc = cio__check_in_task("cio_to_thread");
