@@ -5,6 +5,8 @@
 
 #include "core/internal.h"
 
+#include <unwind.h>
+
 /* ---- a log of events, to assert exact orders ---- */
 static char trace[256];
 static void note(const char *s) { strncat(trace, s, sizeof trace - strlen(trace) - 1); }
@@ -419,6 +421,45 @@ CIO_TEST(cond_wait_for_predicate) {
     }
     CIO_ASSERT_EQ(cio_join(t), 0);
     CIO_ASSERT_STREQ(trace, "ok");
+}
+
+/* A suspending call returns to its caller through a stub that jumps
+ * (core/arch/jump_return.h); its unwind information must still lead back
+ * to the caller, or debuggers and crash handlers lose the task's frames.
+ * The predicate runs inside cio_cond_wait_for, so it can walk from there. */
+struct unwind_probe {
+    void *want; /* the function that made the suspending call */
+    int frames;
+    bool found;
+};
+
+static _Unwind_Reason_Code probe_frame(struct _Unwind_Context *ctx, void *arg) {
+    struct unwind_probe *p = arg;
+    uintptr_t ip = _Unwind_GetIP(ctx);
+    if (ip && _Unwind_FindEnclosingFunction((void *)(ip - 1)) == p->want)
+        p->found = true;
+    return ++p->frames < 64 ? _URC_NO_REASON : _URC_END_OF_STACK;
+}
+
+static bool unwind_reaches_caller(void *arg) {
+    _Unwind_Backtrace(probe_frame, arg);
+    return true;
+}
+
+static __attribute__((noinline)) int call_wait_for(void *arg) {
+    cio_lock_acquire(&lock);
+    int rc = cio_cond_wait_for(&cond, unwind_reaches_caller, arg);
+    cio_lock_release(&lock);
+    return rc;
+}
+
+CIO_TEST(unwinding_from_inside_a_suspending_call_reaches_its_caller) {
+    cio_lock_init(&lock);
+    cio_cond_init(&cond, &lock);
+    struct unwind_probe p = {(void *)call_wait_for, 0, false};
+    CIO_ASSERT_EQ(call_wait_for(&p), 0);
+    CIO_ASSERT(p.found);
+    CIO_ASSERT_GT(p.frames, 3);
 }
 
 CIO_TEST(cond_cancelled_waiter_reacquires_and_passes_notify_on) {
