@@ -530,7 +530,8 @@ typedef struct {
 static void call_work(cio__job *j) {
     call_job *c = (call_job *)j;
     j->result = c->fn(c->arg);
-    c->msg[0] = 0;
+    /* msg is read only after a failure: a success leaves its cache line
+     * alone (the caller's core would have to fetch it back). */
     if (j->result < 0) {
         /* fn ran outside any task, so its message is this thread's. */
         snprintf(c->msg, sizeof c->msg, "%s", cio_errmsg());
