@@ -4,11 +4,11 @@
  *
  * The event hand-off is measured in two shapes: a pinger and a ponger (two
  * different functions, as in the seed-style example), and two instances of
- * one player function. They differ only in the CPU's return prediction: a
- * switch resumes a task under return addresses its partner's calls pushed,
- * so when the partners are different functions their return into user code
- * is mispredicted once per switch. That is a cost of every stackful design;
- * both figures are reported (docs/benchmarks.md). */
+ * one player function. A switch resumes a task under return addresses its
+ * partner's calls pushed, so a `ret` from cio_event_wait into a different
+ * function than the partner's would be mispredicted on every switch; cio's
+ * suspending functions return by a jump instead, and the two shapes show
+ * that it works (docs/benchmarks.md, docs/decisions.md). */
 #include <cio.h>
 
 #include "bench_util.h"
