@@ -374,10 +374,7 @@ CIO__JUMP_RETURN(int, cio_yield)(void) {
     /* The common case: straight to the next ready task, which has run
      * before, with this one queued behind the rest. */
     check_canary(t);
-    t->next = NULL; /* cio__make_ready, knowing the queue holds n */
-    L->rq_tail->next = t;
-    L->rq_tail = t;
-    t->state = CIO__READY;
+    cio__make_ready(L, t);
     L->rq_head = n->next; /* not NULL: t is behind n */
     L->budget--;
     L->cur = n;

@@ -147,15 +147,13 @@ static void *pop(cio_queue *q, int64_t *key) {
 
 static int closed(const char *fn) { return cio_seterr(CIO_ECLOSED, "%s: the queue is shut down", fn); }
 
-/* What put() and get() return when the caller has to wait (not an errno). */
-#define MUST_WAIT 1
-
-/* Waiting is out of line, reached by a tail call from the public functions
+/* put() and get() return -EAGAIN where the caller would have to wait.
+ * Waiting is out of line, reached by a tail call from the public functions
  * so that it returns straight to their callers (core/arch/jump_return.h). */
 CIO__HIDDEN int cio__queue_put_wait(cio_queue *q, void *item, int64_t key, const char *fn);
 CIO__HIDDEN int cio__queue_get_wait(cio_queue *q, void **out, int64_t *prio, const char *fn);
 
-static inline int put(cio_queue *q, void *item, int64_t key, bool wait, const char *fn) {
+static inline int put(cio_queue *q, void *item, int64_t key, const char *fn) {
     if (cio__unlikely(!q || !q->buf))
         return cio_seterr(-EINVAL, "%s: queue is NULL or not initialised", fn);
     if (cio__unlikely(q->shutdown))
@@ -170,7 +168,7 @@ static inline int put(cio_queue *q, void *item, int64_t key, bool wait, const ch
         return 0;
     }
     if (q->maxsize && q->len >= q->maxsize)
-        return wait ? MUST_WAIT : -EAGAIN;
+        return -EAGAIN;
     int rc = push(q, item, key);
     if (rc == 0)
         q->unfinished++;
@@ -191,23 +189,23 @@ CIO__JUMP_RETURN_HIDDEN(int, cio__queue_put_wait)(cio_queue *q, void *item, int6
 }
 
 int cio_queue_put(cio_queue *q, void *item) {
-    int rc = put(q, item, 0, true, "cio_queue_put");
-    return rc != MUST_WAIT ? rc : cio__queue_put_wait(q, item, 0, "cio_queue_put");
+    int rc = put(q, item, 0, "cio_queue_put");
+    return rc != -EAGAIN ? rc : cio__queue_put_wait(q, item, 0, "cio_queue_put");
 }
 int cio_queue_put_prio(cio_queue *q, void *item, int64_t prio) {
-    int rc = put(q, item, prio, true, "cio_queue_put_prio");
-    return rc != MUST_WAIT ? rc : cio__queue_put_wait(q, item, prio, "cio_queue_put_prio");
+    int rc = put(q, item, prio, "cio_queue_put_prio");
+    return rc != -EAGAIN ? rc : cio__queue_put_wait(q, item, prio, "cio_queue_put_prio");
 }
 int cio_queue_put_nowait(cio_queue *q, void *item) {
-    return put(q, item, 0, false, "cio_queue_put_nowait");
+    return put(q, item, 0, "cio_queue_put_nowait");
 }
 int cio_queue_put_prio_nowait(cio_queue *q, void *item, int64_t prio) {
-    return put(q, item, prio, false, "cio_queue_put_prio_nowait");
+    return put(q, item, prio, "cio_queue_put_prio_nowait");
 }
 
 /* ---- get ---- */
 
-static inline int get(cio_queue *q, void **out, int64_t *prio, bool wait, const char *fn) {
+static inline int get(cio_queue *q, void **out, int64_t *prio, const char *fn) {
     if (cio__unlikely(!q || !out || !q->buf))
         return cio_seterr(-EINVAL, "%s: queue or output is NULL, or queue not initialised", fn);
     int64_t key;
@@ -226,7 +224,7 @@ static inline int get(cio_queue *q, void **out, int64_t *prio, bool wait, const 
     }
     if (q->shutdown)
         return closed(fn);
-    return wait ? MUST_WAIT : -EAGAIN;
+    return -EAGAIN;
 }
 
 CIO__JUMP_RETURN_HIDDEN(int, cio__queue_get_wait)(cio_queue *q, void **out, int64_t *prio,
@@ -247,15 +245,15 @@ CIO__JUMP_RETURN_HIDDEN(int, cio__queue_get_wait)(cio_queue *q, void **out, int6
 }
 
 int cio_queue_get(cio_queue *q, void **out) {
-    int rc = get(q, out, NULL, true, "cio_queue_get");
-    return rc != MUST_WAIT ? rc : cio__queue_get_wait(q, out, NULL, "cio_queue_get");
+    int rc = get(q, out, NULL, "cio_queue_get");
+    return rc != -EAGAIN ? rc : cio__queue_get_wait(q, out, NULL, "cio_queue_get");
 }
 int cio_queue_get_prio(cio_queue *q, void **out, int64_t *prio) {
-    int rc = get(q, out, prio, true, "cio_queue_get_prio");
-    return rc != MUST_WAIT ? rc : cio__queue_get_wait(q, out, prio, "cio_queue_get_prio");
+    int rc = get(q, out, prio, "cio_queue_get_prio");
+    return rc != -EAGAIN ? rc : cio__queue_get_wait(q, out, prio, "cio_queue_get_prio");
 }
 int cio_queue_get_nowait(cio_queue *q, void **out) {
-    return get(q, out, NULL, false, "cio_queue_get_nowait");
+    return get(q, out, NULL, "cio_queue_get_nowait");
 }
 
 /* ---- task_done / join ---- */
