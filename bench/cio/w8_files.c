@@ -1,7 +1,9 @@
 /* W8: write 10,000 files of 4 KiB into a fresh directory with at most 64
  * in flight (64 tasks take the next index; each file is open + write +
  * close), then read every file back (open + read to EOF + close) and
- * verify it. Reports files per second each way.
+ * verify it. Reports files per second each way. Removes its files at the
+ * end, unless W8_DIR names the parent directory (then its caller removes
+ * them: see bench/run.sh).
  *   w8_files [--n N] [--backend uring|threads]   (CIO_IO works too) */
 #include <cio/core.h>
 #include <cio/fs.h>
@@ -15,7 +17,7 @@
 #define IN_FLIGHT 64
 
 static long n_files, next_idx;
-static char dir[] = "/tmp/cio-w8-XXXXXX";
+static char dir[200];
 static bool reading;
 
 /* File i holds its index in decimal, 8 digits, repeated to 4 KiB (as the
@@ -29,7 +31,7 @@ static void content(long i, char *out) {
 
 static int worker(void *arg) {
     (void)arg;
-    char path[64], want[FILE_SIZE];
+    char path[256], want[FILE_SIZE];
     for (long i; (i = next_idx++) < n_files;) {
         snprintf(path, sizeof path, "%s/f%ld", dir, i);
         content(i, want);
@@ -77,16 +79,19 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--backend") == 0)
             cio_fs_set_backend(strcmp(argv[i + 1], "threads") == 0 ? CIO_FS_THREADS
                                                                    : CIO_FS_URING);
+    const char *parent = getenv("W8_DIR");
+    snprintf(dir, sizeof dir, "%s/cio-w8-XXXXXX", parent ? parent : "/tmp");
     if (!mkdtemp(dir)) {
         perror("w8_files: mkdtemp");
         return 1;
     }
     int rc = cio_run(bench, NULL);
-    char path[64];
-    for (long i = 0; i < n_files; i++) {
+    char path[256];
+    for (long i = 0; !parent && i < n_files; i++) {
         snprintf(path, sizeof path, "%s/f%ld", dir, i);
         unlink(path);
     }
-    rmdir(dir);
+    if (!parent)
+        rmdir(dir);
     return rc == 0 ? 0 : 1;
 }

@@ -2,7 +2,8 @@
  * under /tmp with at most 64 files in flight (open, write,
  * close on libuv's thread pool through uv_fs_*), then read every file back
  * (open, read, close) and verify its contents. Reports files per second
- * each way; removes the directory afterwards.
+ * each way; removes the directory afterwards, unless W8_DIR names the
+ * parent directory (then its caller removes it: see bench/run.sh).
  *
  *   uv_w8_files [--n N]     (default 10,000) */
 #define _GNU_SOURCE
@@ -22,13 +23,13 @@ typedef struct {
     long idx;
     uv_file fd;
     size_t done;
-    char path[128];
+    char path[256];
     char buf[FILE_SIZE * 2];
 } slot;
 
 static uv_loop_t *loop;
 static long n_files, next_idx, finished;
-static char dir[] = "/tmp/cio-w8-uv-XXXXXX";
+static char dir[200];
 static int reading, failed;
 
 /* File i holds its index in decimal, 8 digits, repeated to 4 KiB. */
@@ -132,6 +133,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--n"))
             n_files = atol(argv[i + 1]);
+    const char *parent = getenv("W8_DIR");
+    snprintf(dir, sizeof dir, "%s/cio-w8-uv-XXXXXX", parent ? parent : "/tmp");
     if (!mkdtemp(dir)) {
         perror("uv_w8_files: mkdtemp");
         return 1;
@@ -149,12 +152,13 @@ int main(int argc, char **argv) {
         ok = !failed && finished == n_files;
     }
     /* clean up (not timed) */
-    char path[160];
-    for (long i = 0; i < n_files; i++) {
+    char path[256];
+    for (long i = 0; !parent && i < n_files; i++) {
         snprintf(path, sizeof path, "%s/f%ld", dir, i);
         unlink(path);
     }
-    rmdir(dir);
+    if (!parent)
+        rmdir(dir);
     free(slots);
     if (!ok) {
         fprintf(stderr, "benchmark result is wrong: %ld of %ld files done\n", finished, n_files);

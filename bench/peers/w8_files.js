@@ -26,7 +26,9 @@ async function pool(n, fn) {
 
 main(async () => {
   const n = argN(10000);
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'cio-w8-node-'));
+  // W8_DIR: the parent directory, whose owner (bench/run.sh) removes it.
+  const keep = !!process.env.W8_DIR;
+  const dir = await fsp.mkdtemp(path.join(process.env.W8_DIR || os.tmpdir(), 'cio-w8-node-'));
   try {
     const p = (i) => path.join(dir, `f${i}`);
     const t0 = now();
@@ -41,6 +43,6 @@ main(async () => {
     result('W8', 'write_files_per_sec', (n / (t1 - t0)).toFixed(0));
     result('W8', 'read_files_per_sec', (n / (t2 - t1)).toFixed(0));
   } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
+    if (!keep) await fsp.rm(dir, { recursive: true, force: true });
   }
 });

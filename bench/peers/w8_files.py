@@ -2,7 +2,8 @@
 """W8 files (asyncio / uvloop + aiofiles peer): write 10,000 files of 4 KiB
 into a fresh directory under /tmp, at most 64 in flight (a Semaphore), then
 read every one back and verify it. Reports files per second each way;
-removes the directory afterwards."""
+removes the directory afterwards, unless W8_DIR names the parent directory
+(then its caller removes it: see bench/run.sh)."""
 import asyncio
 import os
 import shutil
@@ -21,7 +22,8 @@ def content(i):
 
 
 async def main(n):
-    d = tempfile.mkdtemp(prefix="cio-w8-py-", dir="/tmp")
+    keep = bool(os.environ.get("W8_DIR"))
+    d = tempfile.mkdtemp(prefix="cio-w8-py-", dir=os.environ.get("W8_DIR") or "/tmp")
     try:
         sem = asyncio.Semaphore(IN_FLIGHT)
         paths = [os.path.join(d, f"f{i}") for i in range(n)]
@@ -46,7 +48,8 @@ async def main(n):
         result("W8", "write_files_per_sec", f"{n / (t1 - t0):.0f}")
         result("W8", "read_files_per_sec", f"{n / (t2 - t1):.0f}")
     finally:
-        shutil.rmtree(d, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
