@@ -524,3 +524,170 @@ static void cancel_meta_body(void) {
     }
 }
 CIO_TEST(fs_cancel_stat_and_listdir) { FS_BOTH(cancel_meta_body); }
+
+/* ---- whole-file helpers ---- */
+
+static char *pattern(size_t n, unsigned seed) {
+    char *p = malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)('a' + (i * 7 + seed) % 26);
+    return p;
+}
+
+/* Sizes around the io_uring chain's first buffer (64 KiB): a file that
+ * fills it is read again by parts; a shorter one is done in one chain. */
+static void whole_file_body(void) {
+    static const size_t sizes[] = {0, 1, 4096, 65535, 65536, 65537, 300000};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k];
+        char *data = pattern(n, (unsigned)k);
+        const char *p = tpath("whole");
+        CIO_ASSERT_EQ(cio_fs_write_file(p, data, n), 0);
+        char *back = NULL;
+        size_t len = 99;
+        CIO_ASSERT_EQ(cio_fs_read_file(p, &back, &len), 0);
+        CIO_ASSERT_EQ(len, n);
+        CIO_ASSERT(memcmp(back, data, n) == 0);
+        CIO_ASSERT_EQ(back[n], 0); /* NUL-terminated */
+        cio_fs_free(back);
+        int fd = open(p, O_RDONLY); /* what the kernel holds, read plainly */
+        CIO_ASSERT(fd >= 0);
+        char *plain = malloc(n + 1);
+        CIO_ASSERT_EQ(pread(fd, plain, n + 1, 0), (ssize_t)n);
+        CIO_ASSERT(memcmp(plain, data, n) == 0);
+        close(fd);
+        free(plain);
+        free(data);
+    }
+    /* write_file truncates what was longer */
+    CIO_ASSERT_EQ(cio_fs_write_file(tpath("whole"), "short", 5), 0);
+    char *s;
+    CIO_ASSERT_EQ(cio_fs_read_file(tpath("whole"), &s, NULL), 0);
+    CIO_ASSERT_STREQ(s, "short");
+    cio_fs_free(s);
+}
+CIO_TEST(fs_whole_file_sizes) { FS_BOTH(whole_file_body); }
+
+/* A /proc file is "regular" with size 0 and gives a page per read: it must
+ * be read to its real end. */
+static void proc_file_body(void) {
+    char *s;
+    size_t n;
+    CIO_ASSERT_EQ(cio_fs_read_file("/proc/self/status", &s, &n), 0);
+    CIO_ASSERT(n > 100 && strncmp(s, "Name:", 5) == 0);
+    CIO_ASSERT(strstr(s, "\nPid:") != NULL && s[n - 1] == '\n');
+    cio_fs_free(s);
+}
+CIO_TEST(fs_read_file_of_a_proc_file) { FS_BOTH(proc_file_body); }
+
+struct fifo_writer {
+    const char *path;
+    size_t n;
+    const char *data;
+};
+
+static void *write_fifo(void *arg) {
+    struct fifo_writer *w = arg;
+    int fd = open(w->path, O_WRONLY); /* blocks until the reader opens */
+    for (size_t off = 0; fd >= 0 && off < w->n;) {
+        size_t chunk = w->n - off < 3000 ? w->n - off : 3000;
+        ssize_t r = write(fd, w->data + off, chunk);
+        if (r <= 0)
+            break;
+        off += (size_t)r;
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+/* A pipe's data can be read once only: read_file must take all of it,
+ * in order, however it arrives. */
+static void fifo_body(void) {
+    char p[600];
+    snprintf(p, sizeof p, "%s", tpath("whole-fifo"));
+    CIO_ASSERT_EQ(mkfifo(p, 0600), 0);
+    struct fifo_writer w = {p, 100000, pattern(100000, 3)};
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, write_fifo, &w), 0);
+    char *s;
+    size_t n;
+    CIO_ASSERT_EQ(cio_fs_read_file(p, &s, &n), 0);
+    pthread_join(th, NULL);
+    CIO_ASSERT_EQ(n, w.n);
+    CIO_ASSERT(memcmp(s, w.data, n) == 0);
+    cio_fs_free(s);
+    free((void *)w.data);
+    unlink(p);
+}
+CIO_TEST(fs_read_file_of_a_fifo_loses_nothing) { FS_BOTH(fifo_body); }
+
+static void whole_errors_body(void) {
+    char *s = (char *)1;
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/no-such-dir/f", cio_test_tmpdir());
+    CIO_ASSERT_EQ(cio_fs_read_file(missing, &s, NULL), -ENOENT);
+    CIO_ASSERT(s == NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), missing) != NULL && strstr(cio_errmsg(), "open") != NULL);
+    CIO_ASSERT_EQ(cio_fs_write_file(missing, "x", 1), -ENOENT);
+    CIO_ASSERT(strstr(cio_errmsg(), missing) != NULL && strstr(cio_errmsg(), "open") != NULL);
+    CIO_ASSERT_EQ(cio_fs_write_file(cio_test_tmpdir(), "x", 1), -EISDIR);
+    CIO_ASSERT_EQ(cio_fs_read_file(cio_test_tmpdir(), &s, NULL), -EISDIR);
+    CIO_ASSERT(strstr(cio_errmsg(), cio_test_tmpdir()) != NULL);
+    CIO_ASSERT_EQ(cio_fs_read_file(NULL, &s, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_fs_read_file(tpath("x"), NULL, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_fs_write_file(NULL, "x", 1), -EINVAL);
+    CIO_ASSERT_EQ(cio_fs_write_file(tpath("x"), NULL, 1), -EINVAL);
+    for (long k = 1; k <= 3; k++) { /* each allocation of the helpers fails once */
+        cio_test_fail_alloc(k);
+        int rc = cio_fs_write_file(tpath("oom-whole"), "abc", 3);
+        cio_test_fail_alloc(0);
+        CIO_ASSERT(rc == 0 || rc == -ENOMEM);
+        cio_test_fail_alloc(k);
+        rc = cio_fs_read_file(tpath("oom-whole"), &s, NULL);
+        cio_test_fail_alloc(0);
+        CIO_ASSERT(rc == 0 || rc == -ENOMEM);
+        if (rc == 0)
+            cio_fs_free(s);
+    }
+}
+CIO_TEST(fs_whole_file_errors) { FS_BOTH(whole_errors_body); }
+
+static int write_big(void *arg) {
+    (void)arg;
+    size_t n = 1 << 20;
+    char *data = pattern(n, 5);
+    int rc = cio_fs_write_file(tpath("whole-cancel"), data, n);
+    free(data); /* the helper copied it: the abandoned write still has its own */
+    return rc;
+}
+
+static int read_big(void *arg) {
+    (void)arg;
+    char *s;
+    int rc = cio_fs_read_file(tpath("whole-cancel"), &s, NULL);
+    if (rc == 0)
+        cio_fs_free(s);
+    return rc;
+}
+
+/* Cancelled while its operation is out (on the ring or on a worker), the
+ * task returns at once; the operation ends on its own, frees its record
+ * and leaves no descriptor behind. */
+static void whole_cancel_body(void) {
+    CIO_ASSERT_EQ(write_big(NULL), 0); /* the backend's own fds exist from here */
+    int fds = cio_test_fd_count();
+    cio_fn fns[] = {write_big, read_big};
+    for (int k = 0; k < 2; k++) {
+        cio_task *t = cio_spawn(fns[k], NULL);
+        CIO_ASSERT_EQ(cio_yield(), 0); /* t runs to its park */
+        cio_cancel(t);
+        CIO_ASSERT_EQ(cio_join(t), -ECANCELED);
+    }
+    /* An abandoned job is taken back before a worker starts it, and a
+     * chain holds no descriptor (its file sits in a fixed-file slot). */
+    CIO_ASSERT_EQ(write_big(NULL), 0);
+    CIO_ASSERT_EQ(read_big(NULL), 0);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+CIO_TEST(fs_whole_file_cancelled) { FS_BOTH(whole_cancel_body); }

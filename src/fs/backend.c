@@ -39,6 +39,13 @@ static bool use_uring(int kind) {
     int k = wanted();
     if (k == CIO_FS_THREADS)
         return false;
+    /* A whole-file helper is one pool job unless io_uring is asked for by
+     * name: the worker does open, I/O and close while the loop runs on,
+     * where the ring's chain does its cached steps inline on the loop's
+     * own thread (measured: 64 in flight, 4 KiB files, 1.2-1.4x more
+     * files per second each way on the pool; docs/decisions.md). */
+    if ((kind == FSOP_WRITE_FILE || kind == FSOP_READ_FILE) && k == CIO_FS_AUTO)
+        return false;
     if (cio__uring_usable(kind))
         return true;
     static atomic_bool warned;
@@ -57,17 +64,19 @@ cio_fs_backend_kind cio_fs_backend(void) {
 cio__fsop *cio__fsop_new(int kind, size_t len) {
     /* Small buffers live in the record; large ones get their own block so
      * the record stays cheap to allocate. */
-    size_t inline_len = len <= 16384 ? len : 0;
+    bool whole = kind == FSOP_WRITE_FILE || kind == FSOP_READ_FILE;
+    size_t inline_len = len <= 16384 && !whole ? len : 0;
     cio__fsop *op = cio__malloc(sizeof *op + inline_len);
     if (!op)
         return NULL;
     memset(op, 0, sizeof *op);
     op->kind = kind;
+    op->stage = -1;
     op->fd = -1;
     op->off = -1;
     op->len = len;
-    if (len && !inline_len) {
-        op->buf = cio__malloc(len);
+    if ((len || whole) && !inline_len) {
+        op->buf = cio__malloc(len + whole); /* read_file's terminating NUL */
         if (!op->buf) {
             cio__free(op);
             return NULL;
@@ -140,6 +149,74 @@ static int listdir_sync(cio__fsop *op) {
     return 0;
 }
 
+/* WRITE_FILE on a worker: open, write it all, close. */
+static void write_file_sync(cio__fsop *op) {
+    int fd = open(op->path, op->flags, op->mode);
+    if (fd < 0) {
+        op->res = -errno, op->stage = FSOP_OPEN;
+        return;
+    }
+    size_t off = (size_t)op->off;
+    op->res = 0;
+    while (off < op->len) {
+        ssize_t w = pwrite(fd, op->buf + off, op->len - off, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            op->res = w < 0 ? -errno : -EIO, op->stage = FSOP_WRITE;
+            break;
+        }
+        off += (size_t)w;
+    }
+    op->done = off;
+    if (close(fd) < 0 && op->res == 0)
+        op->res = -errno, op->stage = FSOP_CLOSE;
+}
+
+/* Makes room for len bytes (and a NUL) in a whole-file op's buffer. */
+static bool grow(cio__fsop *op, size_t len) {
+    char *p = cio__realloc(op->buf, len + 1);
+    if (!p)
+        return false;
+    op->buf = p;
+    op->len = len;
+    return true;
+}
+
+/* READ_FILE on a worker: open, read to the end (growing buf), close. */
+static void read_file_sync(cio__fsop *op) {
+    int fd = open(op->path, op->flags);
+    if (fd < 0) {
+        op->res = -errno, op->stage = FSOP_OPEN;
+        return;
+    }
+    struct stat st;
+    size_t n = (size_t)op->off;
+    op->res = 0;
+    /* Room to read a regular file and see its end in one more read. */
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size >= op->len &&
+        !grow(op, (size_t)st.st_size + 1))
+        op->res = -ENOMEM, op->stage = FSOP_READ;
+    while (op->res == 0) {
+        if (n == op->len && !grow(op, op->len * 2)) { /* it grew, or a pipe */
+            op->res = -ENOMEM, op->stage = FSOP_READ;
+            break;
+        }
+        ssize_t r = read(fd, op->buf + n, op->len - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            op->res = -errno, op->stage = FSOP_READ;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    op->done = n;
+    op->eof_known = true;
+    if (close(fd) < 0 && op->res == 0)
+        op->res = -errno, op->stage = FSOP_CLOSE;
+}
+
 void cio__fsop_run_sync(cio__fsop *op) {
     ssize_t r = 0;
     switch (op->kind) {
@@ -177,6 +254,12 @@ void cio__fsop_run_sync(cio__fsop *op) {
         break;
     case FSOP_LISTDIR:
         op->res = listdir_sync(op);
+        return;
+    case FSOP_WRITE_FILE:
+        write_file_sync(op);
+        return;
+    case FSOP_READ_FILE:
+        read_file_sync(op);
         return;
     }
     op->res = r < 0 ? -errno : (int)(r > INT32_MAX ? INT32_MAX : r);

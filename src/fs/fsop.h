@@ -13,7 +13,12 @@
 
 enum {
     FSOP_OPEN, FSOP_READ, FSOP_WRITE, FSOP_FSYNC, FSOP_CLOSE, FSOP_STATX,
-    FSOP_UNLINK, FSOP_RMDIR, FSOP_RENAME, FSOP_MKDIR, FSOP_LISTDIR, FSOP_NKINDS
+    FSOP_UNLINK, FSOP_RMDIR, FSOP_RENAME, FSOP_MKDIR, FSOP_LISTDIR,
+    /* Whole-file operations: open + write or read + close as one backend
+     * operation (one pool job, or one linked chain on io_uring). The data
+     * goes to or comes from buf[off, len); done counts the bytes from 0. */
+    FSOP_WRITE_FILE, FSOP_READ_FILE,
+    FSOP_NKINDS
 };
 
 typedef struct cio__fsop {
@@ -30,14 +35,22 @@ typedef struct cio__fsop {
     char **names;        /* listdir result (one block) */
     size_t nnames;
     int res;             /* >= 0 or -errno */
+    /* whole-file operations */
+    int stage;           /* the step res is from when it failed: FSOP_OPEN... */
+    size_t done;         /* bytes written or read, counted from offset 0 */
+    bool eof_known;      /* READ_FILE: done is the whole file (not just full) */
     /* io_uring side */
     cio_task *task;      /* waiting task, NULL once it left */
-    bool done;
+    bool finished;
     bool held;
+    int slot;            /* whole-file chains: the fixed-file slot */
+    int cqes;            /* whole-file chains: completions still to come */
+    int step_res[4];     /* whole-file chains: statx, open, read/write, close */
     char data[];
 } cio__fsop;
 
-/* Allocates an op with room for len bytes of data (0 for none). */
+/* Allocates an op with room for len bytes of data (0 for none). Whole-file
+ * kinds always get a separate buffer (read_file hands it to its caller). */
 cio__fsop *cio__fsop_new(int kind, size_t len);
 void cio__fsop_free(cio__fsop *op);
 /* Frees an op whose task gave up, undoing what nobody will see (an fd

@@ -78,10 +78,46 @@ int cio_fs_listdir(const char *path, char ***names, size_t *n) {
 
 void cio_fs_free(void *p) { cio__free(p); }
 
-int cio_fs_read_file(const char *path, char **out, size_t *len) {
-    if (!out)
-        return cio_seterr(-EINVAL, "read_file: result pointer is NULL");
-    *out = NULL;
+/* ---- whole-file helpers ----
+ * The common case is one backend operation: one pool job, or one linked
+ * statx-open-read-close (open-write-close) chain on io_uring. A chain reads
+ * into a buffer of a size fixed when it is submitted; a file that fills it,
+ * or is not a regular file of the size statx saw, is read again by parts. */
+
+#define READ_FILE_FIRST ((size_t)64 << 10)
+
+static const char *step_name(int stage) {
+    switch (stage) {
+    case FSOP_OPEN: return "open";
+    case FSOP_READ: return "read";
+    case FSOP_WRITE: return "write";
+    case FSOP_CLOSE: return "close";
+    default: return NULL;
+    }
+}
+
+/* Frees op (if still ours) and sets the message: "<step> <path>: <why>". */
+static int whole_fail(cio__fsop *op, int rc, const char *what, const char *path) {
+    const char *step = op ? step_name(op->stage) : NULL;
+    cio__fsop_free(op);
+    return cio_seterr(rc, "%s %s: %s", step ? step : what, path, cio_strerror(rc));
+}
+
+static cio__fsop *whole_op(int kind, const char *path, size_t len, int flags) {
+    cio__fsop *op = cio__fsop_new(kind, len);
+    if (op && !(op->path = cio__strdup(path))) {
+        cio__fsop_free(op);
+        return NULL;
+    }
+    if (op) {
+        op->flags = flags;
+        op->mode = 0666;
+        op->off = 0;
+    }
+    return op;
+}
+
+static int read_file_by_parts(const char *path, char **out, size_t *len) {
     cio_file *f = cio_file_open(path, "r", 0);
     if (!f)
         return -errno;
@@ -95,15 +131,56 @@ int cio_fs_read_file(const char *path, char **out, size_t *len) {
     return rc;
 }
 
+int cio_fs_read_file(const char *path, char **out, size_t *len) {
+    if (!out)
+        return cio_seterr(-EINVAL, "read_file: result pointer is NULL");
+    *out = NULL;
+    if (!path)
+        return cio_seterr(-EINVAL, "read_file: path is NULL");
+    cio__fsop *op = whole_op(FSOP_READ_FILE, path, READ_FILE_FIRST, O_RDONLY | O_CLOEXEC);
+    if (!op)
+        return cio_seterr(-ENOMEM, "read_file %s: out of memory", path);
+    int rc = cio__fsop_exec(&op);
+    if (rc < 0)
+        return whole_fail(op, rc, "read_file", path);
+    if (!op->eof_known) { /* a large or special file: read it by parts */
+        cio__fsop_free(op);
+        return read_file_by_parts(path, out, len);
+    }
+    char *buf = op->buf;
+    if (op->done + 1 < op->len / 2) { /* give back most of an oversized buffer */
+        char *p = cio__realloc(buf, op->done + 1);
+        buf = p ? p : buf;
+    }
+    buf[op->done] = 0;
+    *out = buf;
+    if (len)
+        *len = op->done;
+    op->buf = op->data; /* handed over */
+    cio__fsop_free(op);
+    return 0;
+}
+
 int cio_fs_write_file(const char *path, const void *buf, size_t n) {
+    if (!path)
+        return cio_seterr(-EINVAL, "write_file: path is NULL");
     if (!buf && n)
-        return cio_seterr(-EINVAL, "write_file %s: buffer is NULL", path ? path : "(null)");
-    cio_file *f = cio_file_open(path, "w", 0);
-    if (!f)
-        return -errno;
-    ssize_t w = n ? cio_file_write(f, buf, n) : 0;
-    int crc = cio_file_close(f);
-    if (w < 0)
-        return (int)w;
-    return crc;
+        return cio_seterr(-EINVAL, "write_file %s: buffer is NULL", path);
+    /* The data is copied: a cancelled caller returns at once, and its
+     * buffer may be gone before the operation ends. */
+    cio__fsop *op = whole_op(FSOP_WRITE_FILE, path, n, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+    if (!op)
+        return cio_seterr(-ENOMEM, "write_file %s: out of memory", path);
+    if (n)
+        memcpy(op->buf, buf, n);
+    int rc;
+    while ((rc = cio__fsop_exec(&op)) == 0 && op->done < n) {
+        /* A short write (io_uring's chain stops there): go on from there. */
+        op->off = (int64_t)op->done;
+        op->flags = O_WRONLY | O_CLOEXEC;
+    }
+    if (rc < 0)
+        return whole_fail(op, rc, "write_file", path);
+    cio__fsop_free(op);
+    return 0;
 }

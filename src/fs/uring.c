@@ -4,7 +4,13 @@
  * posted for the next iteration, so 64 tasks reading 64 files cost one
  * io_uring_enter. Every SQE points at a heap cio__fsop that owns all the
  * memory the kernel may touch; a cancelled task leaves its op behind and
- * the op is freed when its CQE arrives. */
+ * the op is freed when its CQE arrives.
+ *
+ * Whole-file operations (read_file, write_file) are one linked chain:
+ * open into a fixed-file slot -> read or write -> close the slot, so the
+ * kernel runs all the steps on one submission and the task wakes once. The close is hard-linked: it runs even when the read or
+ * write fails. A chain is never cancelled (its steps are short and it
+ * always closes what it opened); a task that gives up leaves it to end. */
 #define _GNU_SOURCE
 #include "fs/fsop.h"
 
@@ -21,6 +27,8 @@
 #include <liburing.h>
 
 #define RING_ENTRIES 1024
+#define CHAIN_SLOTS 256 /* fixed-file slots: whole-file chains in flight */
+#define CHAIN_MAX_IO ((size_t)1 << 30)
 
 typedef struct {
     struct io_uring ring;
@@ -30,6 +38,8 @@ typedef struct {
     size_t inflight;   /* ops whose CQE has not arrived */
     size_t cq_entries;
     bool submit_posted;
+    int nfree_slots;   /* 0 also when the kernel has no fixed-file table */
+    int free_slots[CHAIN_SLOTS];
 } uring;
 
 /* Probed once per process: -1 unknown, 0 refused, 1 usable. */
@@ -42,6 +52,7 @@ static const int opcode_of[FSOP_NKINDS] = {
     [FSOP_UNLINK] = IORING_OP_UNLINKAT, [FSOP_RMDIR] = IORING_OP_UNLINKAT,
     [FSOP_RENAME] = IORING_OP_RENAMEAT, [FSOP_MKDIR] = IORING_OP_MKDIRAT,
     [FSOP_LISTDIR] = -1,
+    [FSOP_WRITE_FILE] = IORING_OP_WRITE, [FSOP_READ_FILE] = IORING_OP_READ, /* chains */
 };
 
 static void probe(void) {
@@ -65,14 +76,65 @@ bool cio__uring_available(void) {
     return atomic_load(&available) == 1;
 }
 
+/* The steps of a chain, tagged in the low bits of each SQE's user data. */
+enum { STEP_STATX, STEP_OPEN, STEP_IO, STEP_CLOSE };
+
+/* Folds the steps' results into res, stage and done (see fsop.h). */
+static void chain_result(cio__fsop *op) {
+    int *r = op->step_res;
+    bool reading = op->kind == FSOP_READ_FILE;
+    size_t want = op->len - (size_t)op->off;
+    op->res = 0;
+    op->stage = -1;
+    if (r[STEP_OPEN] < 0)
+        op->res = r[STEP_OPEN], op->stage = FSOP_OPEN;
+    else if (r[STEP_IO] < 0 || (!reading && r[STEP_IO] == 0 && want > 0))
+        op->res = r[STEP_IO] < 0 ? r[STEP_IO] : -EIO, op->stage = reading ? FSOP_READ : FSOP_WRITE;
+    else if (r[STEP_CLOSE] < 0)
+        op->res = r[STEP_CLOSE], op->stage = FSOP_CLOSE;
+    if (op->res < 0)
+        return;
+    op->done = (size_t)op->off + (size_t)r[STEP_IO];
+    /* A short read ends a regular file only at the size statx saw (a
+     * /proc file, say, gives a page per read). */
+    op->eof_known = reading && (size_t)r[STEP_IO] < want && S_ISREG(op->stx.stx_mode) &&
+                    op->done == op->stx.stx_size;
+}
+
+static void chain_step_done(uring *u, cio__fsop *op, int step, int res) {
+    op->step_res[step] = res;
+    if (--op->cqes > 0)
+        return;
+    if (step == STEP_STATX) { /* a read's first question, asked alone */
+        op->res = res < 0 ? res : 0;
+        op->stage = FSOP_OPEN;
+    } else {
+        /* A slot whose close failed after a good open may still hold a
+         * file: it is not handed out again (the ring's exit releases it). */
+        if (op->step_res[STEP_OPEN] < 0 || op->step_res[STEP_CLOSE] >= 0)
+            u->free_slots[u->nfree_slots++] = op->slot;
+        chain_result(op);
+    }
+    op->finished = true;
+    if (op->task)
+        cio__wake(op->task, 0);
+    else
+        cio__fsop_orphan_done(op); /* its task gave up */
+}
+
 static void complete_op(uring *u, struct io_uring_cqe *cqe) {
-    cio__fsop *op = io_uring_cqe_get_data(cqe);
+    uintptr_t data = (uintptr_t)io_uring_cqe_get_data(cqe);
+    cio__fsop *op = (cio__fsop *)(data & ~(uintptr_t)3);
     if (!op)
         return; /* the answer to a cancel request */
-    op->res = cqe->res;
-    op->done = true;
     if (--u->inflight == 0) /* one hold while anything is in flight */
         cio__loop_hold(u->loop, -1);
+    if (op->kind == FSOP_READ_FILE || op->kind == FSOP_WRITE_FILE) {
+        chain_step_done(u, op, (int)(data & 3), cqe->res);
+        return;
+    }
+    op->res = cqe->res;
+    op->finished = true;
     if (op->task)
         cio__wake(op->task, 0);
     else
@@ -159,6 +221,14 @@ static uring *ring_get(void) {
      * the thread pool. */
     unsigned workers[2] = {(unsigned)cio_thread_pool_size(), (unsigned)cio_thread_pool_size()};
     io_uring_register_iowq_max_workers(&u->ring, workers);
+    /* Whole-file chains need a sparse fixed-file table (Linux 5.19); without
+     * one, those helpers take the thread pool. */
+    if (op_supported[FSOP_OPEN] && op_supported[FSOP_CLOSE] && op_supported[FSOP_STATX] &&
+        io_uring_register_files_sparse(&u->ring, CHAIN_SLOTS) == 0) {
+        for (int i = 0; i < CHAIN_SLOTS; i++)
+            u->free_slots[i] = CHAIN_SLOTS - 1 - i;
+        u->nfree_slots = CHAIN_SLOTS;
+    }
     u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (u->efd < 0 || io_uring_register_eventfd(&u->ring, u->efd) < 0 ||
         cio__watch_start(&u->watch, u->efd, EPOLLIN, on_cqe) < 0)
@@ -181,8 +251,12 @@ bool cio__uring_usable(int kind) {
     if (!cio__uring_available() || !op_supported[kind] || !cio__loop())
         return false;
     uring *u = ring_get();
+    if (!u)
+        return false;
+    if (kind == FSOP_READ_FILE || kind == FSOP_WRITE_FILE)
+        return u->nfree_slots > 0 && u->inflight + 4 <= u->cq_entries;
     /* A full completion queue would overflow: let threads take the rest. */
-    return u && u->inflight < u->cq_entries;
+    return u->inflight < u->cq_entries;
 }
 
 static void prep(struct io_uring_sqe *sqe, cio__fsop *op) {
@@ -221,6 +295,91 @@ static void prep(struct io_uring_sqe *sqe, cio__fsop *op) {
     io_uring_sqe_set_data(sqe, op);
 }
 
+static inline void *tagged(cio__fsop *op, int step) { return (void *)((uintptr_t)op | (uintptr_t)step); }
+
+static void post_submit(uring *u) {
+    if (u->submit_posted)
+        return;
+    if (cio__loop_post(u->loop, submit_now, u->loop) < 0)
+        io_uring_submit(&u->ring); /* cannot defer: submit at once */
+    else
+        u->submit_posted = true;
+}
+
+/* Submits the nsqe SQEs just prepared for op and parks until all their
+ * CQEs are in. Returns op->res, or an interruption code with *opp set to
+ * NULL (the steps run to their end and free op). */
+static int chain_wait(uring *u, cio__fsop **opp, int nsqe) {
+    cio__fsop *op = *opp;
+    post_submit(u);
+    op->cqes = nsqe;
+    op->task = cio__task();
+    op->finished = false;
+    if (u->inflight == 0)
+        cio__loop_hold(u->loop, +1);
+    u->inflight += (size_t)nsqe;
+    int rc = cio__park(CIO_FOREVER);
+    if (op->finished)
+        return op->res;
+    op->task = NULL;
+    *opp = NULL;
+    return rc < 0 ? rc : -ECANCELED;
+}
+
+static bool sq_room(uring *u, unsigned n) {
+    if (io_uring_sq_space_left(&u->ring) < n)
+        io_uring_submit(&u->ring);
+    return io_uring_sq_space_left(&u->ring) >= n;
+}
+
+/* A whole-file operation as one chain (see the top of this file). A read
+ * first asks statx alone: only a regular file's chain can tell its end from
+ * a short read, and a pipe's data, once read, could not be read again by
+ * parts. */
+static int chain_exec(uring *u, cio__fsop **opp) {
+    cio__fsop *op = *opp;
+    bool reading = op->kind == FSOP_READ_FILE;
+    struct io_uring_sqe *sqe;
+    memset(op->step_res, 0, sizeof op->step_res);
+    op->slot = -1;
+    if (reading) {
+        if (!sq_room(u, 1))
+            return cio_seterr(-EBUSY, "io_uring: submission queue full");
+        sqe = io_uring_get_sqe(&u->ring);
+        io_uring_prep_statx(sqe, AT_FDCWD, op->path, 0, STATX_TYPE | STATX_SIZE, &op->stx);
+        io_uring_sqe_set_data(sqe, tagged(op, STEP_STATX));
+        int rc = chain_wait(u, opp, 1);
+        if (rc < 0 || !S_ISREG(op->stx.stx_mode))
+            return rc; /* not regular: eof_known stays false */
+        if (u->nfree_slots == 0 || u->inflight + 3 > u->cq_entries)
+            return 0; /* busy meanwhile: eof_known false, read by parts */
+    }
+    if (!sq_room(u, 3))
+        return cio_seterr(-EBUSY, "io_uring: submission queue full");
+    int slot = op->slot = u->free_slots[--u->nfree_slots];
+    size_t want = op->len - (size_t)op->off;
+    if (want > CHAIN_MAX_IO)
+        want = CHAIN_MAX_IO; /* the rest follows in another chain */
+    sqe = io_uring_get_sqe(&u->ring);
+    /* A fixed-file slot is no descriptor: O_CLOEXEC means nothing there
+     * and the kernel refuses it. */
+    io_uring_prep_openat_direct(sqe, AT_FDCWD, op->path, op->flags & ~O_CLOEXEC, op->mode,
+                                (unsigned)slot);
+    io_uring_sqe_set_data(sqe, tagged(op, STEP_OPEN));
+    sqe->flags |= IOSQE_IO_LINK;
+    sqe = io_uring_get_sqe(&u->ring);
+    if (reading)
+        io_uring_prep_read(sqe, slot, op->buf + op->off, (unsigned)want, (uint64_t)op->off);
+    else
+        io_uring_prep_write(sqe, slot, op->buf + op->off, (unsigned)want, (uint64_t)op->off);
+    io_uring_sqe_set_data(sqe, tagged(op, STEP_IO));
+    sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK; /* close even if it fails */
+    sqe = io_uring_get_sqe(&u->ring);
+    io_uring_prep_close_direct(sqe, (unsigned)slot);
+    io_uring_sqe_set_data(sqe, tagged(op, STEP_CLOSE));
+    return chain_wait(u, opp, 3);
+}
+
 int cio__uring_exec(cio__fsop **opp) {
     cio__fsop *op = *opp;
     int rc = cio__check_in_task("file operation");
@@ -229,6 +388,8 @@ int cio__uring_exec(cio__fsop **opp) {
     uring *u = ring_get();
     if (!u)
         return cio_seterr(-ENOMEM, "io_uring: no ring for this loop");
+    if (op->kind == FSOP_READ_FILE || op->kind == FSOP_WRITE_FILE)
+        return chain_exec(u, opp);
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
     if (!sqe) { /* the submission queue is full: push it to the kernel */
         io_uring_submit(&u->ring);
@@ -236,18 +397,13 @@ int cio__uring_exec(cio__fsop **opp) {
             return cio_seterr(-EBUSY, "io_uring: submission queue full");
     }
     prep(sqe, op);
-    if (!u->submit_posted) {
-        if (cio__loop_post(u->loop, submit_now, u->loop) < 0)
-            io_uring_submit(&u->ring); /* cannot defer: submit at once */
-        else
-            u->submit_posted = true;
-    }
+    post_submit(u);
     op->task = cio__task();
-    op->done = false;
+    op->finished = false;
     if (u->inflight++ == 0)
         cio__loop_hold(u->loop, +1);
     rc = cio__park(CIO_FOREVER);
-    if (op->done)
+    if (op->finished)
         return op->res;
     /* Interrupted: the kernel may still use op; it is freed on its CQE. */
     op->task = NULL;
@@ -256,8 +412,7 @@ int cio__uring_exec(cio__fsop **opp) {
     if (c) {
         io_uring_prep_cancel(c, op, 0);
         io_uring_sqe_set_data(c, NULL);
-        if (!u->submit_posted && cio__loop_post(u->loop, submit_now, u->loop) == 0)
-            u->submit_posted = true;
+        post_submit(u);
     }
     return rc < 0 ? rc : -ECANCELED;
 }
