@@ -93,6 +93,73 @@ CIO_TEST(a_task_has_one_collector) {
     CIO_ASSERT_EQ(cio_join(other), 5);
 }
 
+static int yield_once_then_7(void *arg) {
+    (void)arg;
+    return cio_yield() == 0 ? 7 : -1;
+}
+
+struct late_joiner {
+    cio_task *t;
+    int rc;
+    char msg[160];
+};
+
+/* Waits until t has finished (its awaiter not yet resumed), then tries to
+ * collect it too. */
+static int join_when_done(void *arg) {
+    struct late_joiner *j = arg;
+    while (!cio_task_done(j->t))
+        if (cio_yield() < 0)
+            return -1;
+    j->rc = cio_join(j->t);
+    snprintf(j->msg, sizeof j->msg, "%s", cio_errmsg());
+    return 0;
+}
+
+static int gather_one(void *arg) {
+    int st = 0;
+    int rc = cio_gather((cio_task **)arg, 1, &st);
+    return rc < 0 ? rc : st;
+}
+
+static int join_one(void *arg) { return cio_join(*(cio_task **)arg); }
+
+/* A task stays claimed by its awaiter from the moment it finishes until the
+ * awaiter has collected it: a second awaiter that comes in between gets
+ * -EBUSY rather than collecting (and releasing) the handle the first one
+ * is about to read and release. */
+CIO_TEST(a_finished_task_stays_claimed_until_its_awaiter_collects_it) {
+    cio_fn awaiters[] = {gather_one, join_one};
+    for (int k = 0; k < 2; k++) {
+        static cio_task *t;
+        t = cio_spawn(yield_once_then_7, NULL);
+        struct late_joiner late = {t, 1, ""};
+        cio_task *first = cio_spawn(awaiters[k], &t);
+        cio_task *second = cio_spawn(join_when_done, &late);
+        CIO_ASSERT_EQ(cio_join(first), 7);
+        CIO_ASSERT_EQ(cio_join(second), 0);
+        CIO_ASSERT_EQ(late.rc, -EBUSY);
+        CIO_ASSERT(strstr(late.msg, "already being awaited") != NULL);
+    }
+}
+
+/* A finished task in a gather is claimed as well. */
+CIO_TEST(gather_claims_tasks_that_already_finished) {
+    cio_task *t = cio_spawn(yield_once_then_7, NULL);
+    cio_task *slow = cio_spawn(sleep_task, &(sleep_job){.ns = CIO_MS, .result = 1});
+    while (!cio_task_done(t))
+        CIO_ASSERT_EQ(cio_yield(), 0);
+    cio_task *both[] = {t, slow};
+    struct late_joiner late = {t, 1, ""};
+    cio_task *joiner = cio_spawn(join_when_done, &late);
+    int st[2];
+    CIO_ASSERT_EQ(cio_gather(both, 2, st), 0);
+    CIO_ASSERT_EQ(st[0], 7);
+    CIO_ASSERT_EQ(st[1], 1);
+    CIO_ASSERT_EQ(cio_join(joiner), 0);
+    CIO_ASSERT_EQ(late.rc, -EBUSY);
+}
+
 static int sleep_then_return(void *arg) {
     (void)arg;
     cio_sleep(CIO_MS);

@@ -182,7 +182,9 @@ void cio__task_complete(cio_loop *L, cio_task *t, int result) {
     }
     cio__watcher *w = t->watcher;
     if (w) {
-        t->watcher = NULL;
+        /* The watcher stays set: the task is still claimed by its awaiter
+         * until that awaiter collects it or lets it go, so a second
+         * awaiter cannot collect it in between (-EBUSY). */
         w->done(w, t, index);
     } else if (t->flags & CIO__DETACHED) {
         report_unretrieved(t);
@@ -213,10 +215,10 @@ static void join_done(cio__watcher *w, cio_task *t, int index) {
 /* Parks until t is done or the caller is interrupted. Returns 0 when t is
  * done, else the interruption code (t then still runs). */
 static int wait_done(cio_task *t) {
-    if (t->state == CIO__DONE)
-        return 0;
     if (t->watcher)
         return cio_seterr(-EBUSY, "task '%s' is already being awaited", cio_task_name(t));
+    if (t->state == CIO__DONE)
+        return 0;
     struct join_watch jw = {{join_done}, cio__tls_loop->cur};
     t->watcher = &jw.base;
     int rc = cio__park(CIO_FOREVER);
@@ -256,8 +258,8 @@ CIO__JUMP_RETURN(int, cio_join)(cio_task *t) {
     if (rc < 0)
         return rc;
     rc = wait_done(t);
-    if (rc == -EBUSY && t->state != CIO__DONE)
-        return rc;
+    if (rc == -EBUSY)
+        return rc; /* another awaiter's: left alone */
     if (rc < 0) {
         cio__cancel_and_wait(t);
         cio__task_release(cio__tls_loop, t);

@@ -7,9 +7,10 @@
 void cio__cancel_and_wait(cio_task *t);
 
 /* Validates a task array for a call that will watch every task in it. */
-/* Checks every handle and sets w as the watcher of each unfinished task, in
+/* Checks every handle and sets w as the watcher of each task (a finished
+ * one too: the watcher is the claim that keeps a second awaiter off), in
  * one pass (a gather of a million tasks touches each handle once here). On a
- * bad handle, undoes what it set and fails. Returns the number watched. */
+ * bad handle, undoes what it set and fails. Returns the number unfinished. */
 static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) {
     int rc = cio__check_in_task(fn);
     if (rc < 0)
@@ -35,10 +36,9 @@ static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) 
                     ts[j]->watcher = NULL;
             return rc;
         }
-        if (t->state != CIO__DONE) {
-            t->watcher = w;
+        t->watcher = w; /* claimed, finished or not (see cio__task_complete) */
+        if (t->state != CIO__DONE)
             watched++;
-        }
     }
     return watched;
 }
@@ -215,7 +215,10 @@ CIO__JUMP_RETURN(int, cio_as_completed_next)(cio_as_completed *it, cio_task **ou
         if (rc < 0 && it->taken == it->ndone)
             return rc;
     }
-    *out = it->done[it->taken++];
+    cio_task *t = it->done[it->taken++];
+    if (t->watcher == &it->base)
+        t->watcher = NULL; /* handed over: the caller collects it */
+    *out = t;
     return 0;
 }
 
