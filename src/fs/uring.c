@@ -8,9 +8,11 @@
  *
  * Whole-file operations (read_file, write_file) are one linked chain:
  * open into a fixed-file slot -> read or write -> close the slot, so the
- * kernel runs all the steps on one submission and the task wakes once. The close is hard-linked: it runs even when the read or
- * write fails. A chain is never cancelled (its steps are short and it
- * always closes what it opened); a task that gives up leaves it to end. */
+ * kernel runs all the steps on one submission and the task wakes once
+ * (a read asks statx first, see chain_exec). The close is hard-linked: it
+ * runs even when the read or write fails. A chain is never cancelled (its
+ * steps are short and it always closes what it opened); a task that gives
+ * up leaves it to end. */
 #define _GNU_SOURCE
 #include "fs/fsop.h"
 
@@ -295,7 +297,9 @@ static void prep(struct io_uring_sqe *sqe, cio__fsop *op) {
     io_uring_sqe_set_data(sqe, op);
 }
 
-static inline void *tagged(cio__fsop *op, int step) { return (void *)((uintptr_t)op | (uintptr_t)step); }
+static inline void *tagged(cio__fsop *op, int step) {
+    return (void *)((uintptr_t)op | (uintptr_t)step);
+}
 
 static void post_submit(uring *u) {
     if (u->submit_posted)
