@@ -63,6 +63,27 @@ struct cio__waiter {
 };
 #define CIO__WAITQ_INIT {NULL, NULL}
 
+/* An intrusive doubly linked list threaded through `next` and `prev`
+ * fields (the servers' connection lists): push at the head, unlink
+ * anywhere. */
+#define CIO__DLIST_PUSH(head, node)      \
+    do {                                 \
+        (node)->prev = NULL;             \
+        (node)->next = (head);           \
+        if ((node)->next)                \
+            (node)->next->prev = (node); \
+        (head) = (node);                 \
+    } while (0)
+#define CIO__DLIST_UNLINK(head, node)              \
+    do {                                           \
+        if ((node)->prev)                          \
+            (node)->prev->next = (node)->next;     \
+        else                                       \
+            (head) = (node)->next;                 \
+        if ((node)->next)                          \
+            (node)->next->prev = (node)->prev;     \
+    } while (0)
+
 /* Appends w to q and parks the current task until a cio__waitq_wake* or
  * cio__wake_waiter picks it, returning the result given there. Returns
  * -ECANCELED / -ETIMEDOUT at once (without queueing) if the task is already

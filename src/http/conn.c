@@ -278,18 +278,10 @@ int cio__http_conn_main(cio_stream *s, void *arg) {
     cio__http_conn *c = conn_new(srv, s);
     if (!c)
         return 0; /* the server closes the stream */
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
+    CIO__DLIST_PUSH(srv->conns, c);
     srv->nconns++;
     serve_conn(c);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    CIO__DLIST_UNLINK(srv->conns, c);
     srv->nconns--;
     conn_free(c);
     return 0;

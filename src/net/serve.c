@@ -89,12 +89,7 @@ static int conn_main(void *arg) {
         cio_stream_close(s);
         cio_timeout_end(&sc);
     }
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    CIO__DLIST_UNLINK(srv->conns, c);
     srv->nconns--;
     cio__waitq_wake_all(&srv->slotq, 0);
     if (srv->nconns == 0)
@@ -122,11 +117,7 @@ static void start_conn(cio_server *srv, int fd, const cio_addr *peer) {
     c->fd = fd;
     c->peer = *peer;
     c->task = t;
-    c->prev = NULL;
-    c->next = srv->conns;
-    if (c->next)
-        c->next->prev = c;
-    srv->conns = c;
+    CIO__DLIST_PUSH(srv->conns, c);
     srv->nconns++;
     cio_detach(t);
 }
