@@ -44,7 +44,7 @@ static bool use_uring(int kind) {
      * where the ring's chain does its cached steps inline on the loop's
      * own thread (measured: 64 in flight, 4 KiB files, 1.2-1.4x more
      * files per second each way on the pool; docs/decisions.md). */
-    if ((kind == FSOP_WRITE_FILE || kind == FSOP_READ_FILE) && k == CIO_FS_AUTO)
+    if (cio__fsop_whole(kind) && k == CIO_FS_AUTO)
         return false;
     if (cio__uring_usable(kind))
         return true;
@@ -64,7 +64,7 @@ cio_fs_backend_kind cio_fs_backend(void) {
 cio__fsop *cio__fsop_new(int kind, size_t len) {
     /* Small buffers live in the record; large ones get their own block so
      * the record stays cheap to allocate. */
-    bool whole = kind == FSOP_WRITE_FILE || kind == FSOP_READ_FILE;
+    bool whole = cio__fsop_whole(kind);
     size_t inline_len = len <= 16384 && !whole ? len : 0;
     cio__fsop *op = cio__malloc(sizeof *op + inline_len);
     if (!op)

@@ -42,12 +42,15 @@ typedef struct cio__fsop {
     /* io_uring side */
     cio_task *task;      /* waiting task, NULL once it left */
     bool finished;
-    bool held;
     int slot;            /* whole-file chains: the fixed-file slot */
     int cqes;            /* whole-file chains: completions still to come */
     int step_res[4];     /* whole-file chains: statx, open, read/write, close */
     char data[];
 } cio__fsop;
+
+static inline bool cio__fsop_whole(int kind) {
+    return kind == FSOP_WRITE_FILE || kind == FSOP_READ_FILE;
+}
 
 /* Allocates an op with room for len bytes of data (0 for none). Whole-file
  * kinds always get a separate buffer (read_file hands it to its caller). */

@@ -131,7 +131,7 @@ static void complete_op(uring *u, struct io_uring_cqe *cqe) {
         return; /* the answer to a cancel request */
     if (--u->inflight == 0) /* one hold while anything is in flight */
         cio__loop_hold(u->loop, -1);
-    if (op->kind == FSOP_READ_FILE || op->kind == FSOP_WRITE_FILE) {
+    if (cio__fsop_whole(op->kind)) {
         chain_step_done(u, op, (int)(data & 3), cqe->res);
         return;
     }
@@ -255,7 +255,7 @@ bool cio__uring_usable(int kind) {
     uring *u = ring_get();
     if (!u)
         return false;
-    if (kind == FSOP_READ_FILE || kind == FSOP_WRITE_FILE)
+    if (cio__fsop_whole(kind))
         return u->nfree_slots > 0 && u->inflight + 4 <= u->cq_entries;
     /* A full completion queue would overflow: let threads take the rest. */
     return u->inflight < u->cq_entries;
@@ -392,7 +392,7 @@ int cio__uring_exec(cio__fsop **opp) {
     uring *u = ring_get();
     if (!u)
         return cio_seterr(-ENOMEM, "io_uring: no ring for this loop");
-    if (op->kind == FSOP_READ_FILE || op->kind == FSOP_WRITE_FILE)
+    if (cio__fsop_whole(op->kind))
         return chain_exec(u, opp);
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
     if (!sqe) { /* the submission queue is full: push it to the kernel */
