@@ -53,6 +53,29 @@ CIO_TEST(to_thread_error_carries_message) {
     CIO_ASSERT(strstr(cio_errmsg(), "no such widget: w-7") != NULL);
 }
 
+static int fails_silently(void *arg) {
+    (void)arg;
+    return -EIO;
+}
+
+CIO_TEST(to_thread_error_without_message_gets_one_naming_the_call) {
+    cio_seterr(-EINVAL, "a stale message");
+    CIO_ASSERT_EQ(cio_to_thread(fails_silently, NULL), -EIO);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_to_thread") != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "stale") == NULL);
+    /* and the next failure with a message still carries it */
+    CIO_ASSERT_EQ(cio_to_thread(fails, NULL), -ENOENT);
+    CIO_ASSERT(strstr(cio_errmsg(), "no such widget: w-7") != NULL);
+}
+
+CIO_TEST(to_thread_error_message_survives_a_failed_copy) {
+    pthread_t where;
+    CIO_ASSERT_EQ(cio_to_thread(answer, &where), 42); /* set-up allocations */
+    cio_test_fail_alloc(1); /* the next one: the worker's copy of the message */
+    CIO_ASSERT_EQ(cio_to_thread(fails, NULL), -ENOENT);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_to_thread") != NULL);
+}
+
 static void *outside_loop(void *arg) {
     *(int *)arg = cio_to_thread(fails, NULL);
     return NULL;

@@ -26,7 +26,10 @@
 #define POOL_MAX 256
 #define SPIN_NS 50000L
 
-enum { JOB_IDLE, JOB_PENDING, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+/* A queued job is either still in its loop's pending list (its batch is
+ * the loop's open one) or in the pool's queue (an earlier batch): a flush
+ * moves a whole batch by closing it, without visiting its jobs. */
+enum { JOB_IDLE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
 /* Per-loop side: completed jobs come back here. Lives in the loop's FS
  * slot: files are the pool's main client and need no slot of their own. */
@@ -37,6 +40,7 @@ struct cio__tloop {
     size_t outstanding;       /* submitted, not yet back (loop thread only) */
     cio__job *pending, *pending_tail; /* submitted this iteration */
     size_t npending;
+    uint64_t batch;           /* number of the batch now pending */
     bool flush_posted;
     cio__job *free_jobs;      /* recycled to_thread records */
     /* Written by workers: kept off the lines the loop writes per call
@@ -243,14 +247,11 @@ static void flush(void *arg) {
     cio__job *first = tl->pending;
     if (!first)
         return;
-    cio__job *last = first;
-    for (cio__job *j = first; j; j = j->next) {
-        j->state = JOB_QUEUED;
-        last = j;
-    }
+    cio__job *last = tl->pending_tail;
     size_t n = tl->npending;
     tl->pending = tl->pending_tail = NULL;
     tl->npending = 0;
+    tl->batch++;
     pthread_mutex_lock(&pool.lock);
     first->prev = pool.tail;
     if (pool.tail)
@@ -280,7 +281,7 @@ static void flush(void *arg) {
 
 /* The fast path of a lone call: a worker is spinning for work and nothing
  * waits, so hand the job over now (no futex wake, no extra loop turn). */
-static bool submit_direct(cio__job *j) {
+static bool submit_direct(cio__tloop *tl, cio__job *j) {
     if (!atomic_load_explicit(&pool.spin_free, memory_order_relaxed))
         return false;
     pthread_mutex_lock(&pool.lock);
@@ -289,6 +290,7 @@ static bool submit_direct(cio__job *j) {
         j->next = j->prev = NULL;
         pool.head = pool.tail = j;
         j->state = JOB_QUEUED;
+        j->batch = tl->batch - 1; /* not pending: already in the queue */
         pool.spin_claimed = true;
         atomic_store_explicit(&pool.spin_free, false, memory_order_relaxed);
         atomic_fetch_add_explicit(&pool.nqueued, 1, memory_order_relaxed);
@@ -298,7 +300,7 @@ static bool submit_direct(cio__job *j) {
 }
 
 static int submit(cio__tloop *tl, cio__job *j) {
-    if (tl->npending == 0 && submit_direct(j))
+    if (tl->npending == 0 && submit_direct(tl, j))
         return 0;
     if (!tl->flush_posted) {
         int rc = cio__loop_post(tl->loop, flush, tl->loop);
@@ -314,7 +316,8 @@ static int submit(cio__tloop *tl, cio__job *j) {
         tl->pending = j;
     tl->pending_tail = j;
     tl->npending++;
-    j->state = JOB_PENDING;
+    j->state = JOB_QUEUED;
+    j->batch = tl->batch;
     return 0;
 }
 
@@ -323,7 +326,7 @@ static int submit(cio__tloop *tl, cio__job *j) {
 static bool unqueue(cio__tloop *tl, cio__job *j) {
     pthread_mutex_lock(&pool.lock);
     bool back = true;
-    if (j->state == JOB_PENDING) {
+    if (j->state == JOB_QUEUED && j->batch == tl->batch) { /* pending */
         if (j->prev)
             j->prev->next = j->next;
         else
@@ -520,30 +523,36 @@ int cio__job_run(cio__job *j) {
 
 /* ---- cio_to_thread ---- */
 
+/* Kept small: a burst of calls has thousands of these in flight, and the
+ * loop touches each one several times, so their size is cache misses. */
 typedef struct {
     cio__job job;
     cio_fn fn;
     void *arg;
-    char msg[160]; /* fn's error message, carried back to the caller */
+    char *msg; /* fn's error message (heap), only after a failure */
 } call_job;
 
 static void call_work(cio__job *j) {
     call_job *c = (call_job *)j;
     j->result = c->fn(c->arg);
-    /* msg is read only after a failure: a success leaves its cache line
-     * alone (the caller's core would have to fetch it back). */
-    if (j->result < 0) {
-        /* fn ran outside any task, so its message is this thread's. */
-        snprintf(c->msg, sizeof c->msg, "%s", cio_errmsg());
+    if (j->result < 0 && cio_errmsg()[0]) {
+        /* fn ran outside any task, so its message is this thread's. If
+         * the copy fails, the caller still gets the code and a generic
+         * message. */
+        c->msg = cio__strdup(cio_errmsg());
         cio_seterr(0, "%s", "");
     }
 }
 
-static void call_recycle(cio__job *j) {
-    cio__tloop *tl = j->tl;
-    j->next = tl->free_jobs;
-    tl->free_jobs = j;
+static void recycle(cio__tloop *tl, call_job *c) {
+    cio__free(c->msg);
+    c->msg = NULL;
+    c->job.next = tl->free_jobs;
+    tl->free_jobs = &c->job;
 }
+
+/* An abandoned call's record, back from its worker. */
+static void call_release(cio__job *j) { recycle(j->tl, (call_job *)j); }
 
 CIO__JUMP_RETURN(int, cio_to_thread)(cio_fn fn, void *arg) {
     if (!fn)
@@ -562,16 +571,20 @@ CIO__JUMP_RETURN(int, cio_to_thread)(cio_fn fn, void *arg) {
         return cio_seterr(-ENOMEM, "cio_to_thread: out of memory");
     }
     c->job.work = call_work;
-    c->job.release = call_recycle;
+    c->job.release = call_release;
     c->job.abandoned = false;
     c->fn = fn;
     c->arg = arg;
+    c->msg = NULL;
     rc = cio__job_run(&c->job);
     if (c->job.abandoned)
         return rc; /* the worker still runs fn; the record is recycled later */
-    if (rc == 0 && (rc = c->job.result) < 0 && c->msg[0])
-        cio_seterr(rc, "%s", c->msg);
-    c->job.next = tl->free_jobs;
-    tl->free_jobs = &c->job;
+    if (rc == 0 && (rc = c->job.result) < 0) {
+        if (c->msg)
+            cio_seterr(rc, "%s", c->msg);
+        else
+            cio_seterr(rc, "cio_to_thread: the function failed: %s", cio_strerror(rc));
+    }
+    recycle(tl, c);
     return rc;
 }

@@ -17,6 +17,7 @@ struct cio__job {
     void (*release)(cio__job *j); /* frees j after its waiter left */
     cio_task *task;               /* the waiting task; NULL once it left */
     cio__tloop *tl;
+    uint64_t batch;               /* private to the pool */
     int result;                   /* set by work (read after completion) */
     uint8_t state;                /* private to the pool */
     bool abandoned;               /* the waiter left; the pool frees j */
