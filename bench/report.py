@@ -33,7 +33,8 @@ EXPECTED = {
     "W3": ["late_ms_1m", "rss_per_task_b_1m", "late_ms_100k", "rss_per_task_b_100k"],
     "W4": ["acq_per_sec"],
     "W5": ["items_per_sec"],
-    "W6": ["rtt_per_sec_100c", "median_rtt_us_100c", "rtt_per_sec_1c", "median_rtt_us_1c"],
+    "W6": ["rtt_per_sec_100c", "median_rtt_us_100c", "server_cpu_us_per_rtt_100c",
+           "load_cpu_pct_100c", "rtt_per_sec_1c", "median_rtt_us_1c"],
     "W7": ["us_per_call_seq", "us_per_call_conc"],
     "W8": ["write_files_per_sec", "read_files_per_sec"],
     "W11": ["req_per_sec"],
@@ -45,6 +46,11 @@ RESULT_RE = re.compile(r"^RESULT\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
 
 def higher_is_better(metric):
     return "per_sec" in metric or metric.startswith("requests_")
+
+
+def informative(metric):
+    """Context, not a score: no side wins (e.g. the load generator's CPU)."""
+    return metric.startswith("load_cpu_pct")
 
 
 def fmt(v):
@@ -161,12 +167,14 @@ def main():
         rows = []
         for metric in metrics:
             hib = higher_is_better(metric)
+            better = "-" if informative(metric) else "higher" if hib else "lower"
             cio_text, cio_v = cell(cio, metric, nruns) if cio else ("missing", None)
             first = True
             for s in systems:
                 text, v = cell(s, metric, nruns)
-                ratio, verd = ("", "") if s is cio else verdict(cio_v, v, hib)
-                rows.append([metric if first else "", ("higher" if hib else "lower") if first else "",
+                no_verdict = s is cio or informative(metric)
+                ratio, verd = ("", "") if no_verdict else verdict(cio_v, v, hib)
+                rows.append([metric if first else "", better if first else "",
                              s["label"], text, ratio, verd])
                 first = False
         widths = [max(len(r[k]) for r in rows + [["metric", "better", "system", "median",

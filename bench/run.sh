@@ -268,12 +268,16 @@ run_echo() {
     port=$FREE_PORT
     start_server "$w" "$label" "$slog" "$@" --port "$port" || return
     : >"$out"
+    # the server itself is timeout's child: echo_load reads its CPU time
+    local spid
+    spid=$(ps -o pid= --ppid "$SERVER_PID" | head -1 | tr -d ' ')
     local conns secs ok=1
     for conns in 100 1; do
         secs=$DUR
         [ $conns = 1 ] && secs=$DUR1C
         if ! timeout -k 5 $((secs + 30)) "$PEER_BIN/echo_load" --port "$port" --conns $conns \
-            --seconds "$secs" --size 64 >>"$out" 2>>"$OUT/$w/$label.err$i"; then
+            --seconds "$secs" --size 64 ${spid:+--server-pid "$spid"} \
+            >>"$out" 2>>"$OUT/$w/$label.err$i"; then
             mark_failed "$w" "$label" "echo_load --conns $conns: $(tail -c 300 "$OUT/$w/$label.err$i" | tr '\n' ' ')"
             ok=0
             break

@@ -2,14 +2,23 @@
  * echo server, so the servers are compared under the same load.
  *
  *   echo_load --port P --conns N --seconds S --size 64 [--host 127.0.0.1]
+ *             [--server-pid PID]
  *
  * Opens N connections; each sends SIZE bytes, waits for the whole echo,
  * checks it byte for byte, records the round-trip time and sends again,
  * until S seconds have passed. Prints
  *   RESULT W6 rtt_per_sec_<N>c <round trips per second>
  *   RESULT W6 median_rtt_us_<N>c <median round trip in microseconds>
- * and exits non-zero when an echo is wrong, a connection fails, or no round
- * trip completes for 5 s (the run is bounded in time either way). */
+ *   RESULT W6 load_cpu_pct_<N>c <this program's CPU use, % of one core>
+ *   RESULT W6 server_cpu_us_per_rtt_<N>c <server CPU per round trip>
+ * (the last with --server-pid only), and exits non-zero when an echo is
+ * wrong, a connection fails, or no round trip completes for 5 s (the run
+ * is bounded in time either way).
+ *
+ * On a two-core machine the generator and the server each take a core;
+ * when the generator is the one near 100 %, every faster server gets the
+ * same rate, and the server's CPU per round trip is what still tells them
+ * apart. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,6 +118,32 @@ static void add_sample(uint64_t ns) {
     samples[n_samples++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 }
 
+/* CPU seconds (user + system, all threads) used so far by process pid,
+ * from /proc/<pid>/stat; -1 when it cannot be read. */
+static double proc_cpu_seconds(int pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long utime, stime;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                     &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static int cmp_u32(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
@@ -115,7 +151,7 @@ static int cmp_u32(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     const char *host = "127.0.0.1";
-    int port = 0, nconns = 100;
+    int port = 0, nconns = 100, server_pid = 0;
     double seconds = 10;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--port"))
@@ -128,6 +164,8 @@ int main(int argc, char **argv) {
             msg_size = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--host"))
             host = argv[i + 1];
+        else if (!strcmp(argv[i], "--server-pid"))
+            server_pid = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "echo_load: unknown option %s\n", argv[i]);
             return 2;
@@ -167,6 +205,8 @@ int main(int argc, char **argv) {
             die("epoll_ctl", i);
     }
 
+    double self0 = self_cpu_seconds();
+    double server0 = server_pid > 0 ? proc_cpu_seconds(server_pid) : -1;
     uint64_t start = now_ns();
     uint64_t deadline = start + (uint64_t)(seconds * 1e9);
     uint64_t last_progress = start;
@@ -231,6 +271,8 @@ int main(int argc, char **argv) {
         }
     }
     double elapsed = (double)(now_ns() - start) / 1e9;
+    double self_cpu = self_cpu_seconds() - self0;
+    double server1 = server0 >= 0 ? proc_cpu_seconds(server_pid) : -1;
     if (trips == 0) {
         fprintf(stderr, "echo_load: no round trip completed\n");
         return 1;
@@ -239,6 +281,10 @@ int main(int argc, char **argv) {
     double median_us = samples[n_samples / 2] / 1e3;
     printf("RESULT W6 rtt_per_sec_%dc %.0f\n", nconns, (double)trips / elapsed);
     printf("RESULT W6 median_rtt_us_%dc %.2f\n", nconns, median_us);
+    printf("RESULT W6 load_cpu_pct_%dc %.0f\n", nconns, 100 * self_cpu / elapsed);
+    if (server1 >= 0)
+        printf("RESULT W6 server_cpu_us_per_rtt_%dc %.2f\n", nconns,
+               (server1 - server0) * 1e6 / (double)trips);
     for (int i = 0; i < nconns; i++)
         close(conns[i].fd);
     free(conns);
