@@ -5,8 +5,10 @@
 
 #include "core/internal.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -654,6 +656,82 @@ CIO_TEST_VCLOCK(group_free_cancels_running_children) {
     CIO_ASSERT_EQ(j.rc, -ECANCELED);
 }
 
+CIO_TEST_VCLOCK(group_cancel_cancels_running_children_only) {
+    sleep_job quick = {.ns = CIO_MS, .result = 1}, slow = {.ns = 10 * CIO_SEC, .result = 2};
+    cio_group *g = cio_group_new();
+    CIO_ASSERT(g != NULL);
+    CIO_ASSERT(cio_group_spawn(g, sleep_task, &quick) != NULL);
+    CIO_ASSERT(cio_group_spawn(g, sleep_task, &slow) != NULL);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_group_status(g, 0), 1);
+    CIO_ASSERT_EQ(cio_group_status(g, 1), -EINPROGRESS);
+    int64_t t0 = cio_now();
+    cio_group_cancel(g);
+    cio_group_cancel(NULL); /* no effect, no crash */
+    CIO_ASSERT_EQ(cio_group_wait(g), 0); /* cancelled children are not failures */
+    CIO_ASSERT_EQ(cio_now(), t0);
+    CIO_ASSERT_EQ(slow.rc, -ECANCELED);
+    CIO_ASSERT_EQ(cio_group_status(g, 0), 1);
+    CIO_ASSERT_EQ(cio_group_status(g, 1), -ECANCELED);
+    cio_group_free(g);
+}
+
+CIO_TEST_VCLOCK(group_wait_times_out_and_takes_the_children_down) {
+    sleep_job j = {.ns = 10 * CIO_SEC, .result = 1};
+    cio_group *g = cio_group_new();
+    cio_group_spawn(g, sleep_task, &j);
+    int64_t t0 = cio_now();
+    int rc = 0;
+    CIO_TIMEOUT(2 * CIO_SEC) { rc = cio_group_wait(g); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_now() - t0, 2 * CIO_SEC);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    CIO_ASSERT_EQ(cio_group_status(g, 0), -ECANCELED);
+    cio_group_free(g);
+}
+
+CIO_TEST(group_errors) {
+    int x = 1;
+    errno = 0;
+    CIO_ASSERT(cio_group_spawn(NULL, add_one, &x) == NULL);
+    CIO_ASSERT_EQ(errno, EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_group_spawn: group is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_group_wait(NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_group_wait") != NULL);
+    CIO_ASSERT_EQ(cio_group_size(NULL), 0);
+    CIO_ASSERT_EQ(cio_group_status(NULL, 0), -EINVAL);
+    CIO_ASSERT_STREQ(cio_group_errmsg(NULL, 0), "");
+    cio_group_free(NULL);
+    cio_group *g = cio_group_new();
+    CIO_ASSERT(cio_group_spawn_with(g, add_one, &x, &(cio_spawn_opts){.name = "adder"}) != NULL);
+    CIO_ASSERT_EQ(cio_group_wait(g), 0);
+    CIO_ASSERT_EQ(cio_group_status(g, 0), 2);
+    CIO_ASSERT_EQ(cio_group_status(g, 1), -EINVAL); /* out of range */
+    CIO_ASSERT_STREQ(cio_group_errmsg(g, 0), "");   /* succeeded: no message */
+    CIO_ASSERT_STREQ(cio_group_errmsg(g, 5), "");
+    /* The ninth child makes the group's arrays grow: each failure leaves
+     * the group usable and the children spawned so far intact. */
+    for (int i = 1; i < 8; i++)
+        CIO_ASSERT(cio_group_spawn(g, add_one, &x) != NULL);
+    int failures = 0;
+    for (long n = 1; n < 20; n++) {
+        cio_test_fail_alloc(n);
+        cio_task *t = cio_group_spawn(g, add_one, &x);
+        cio_test_fail_alloc(0);
+        if (t)
+            break;
+        CIO_ASSERT_EQ(errno, ENOMEM);
+        CIO_ASSERT(strstr(cio_errmsg(), "out of memory") != NULL);
+        failures++;
+    }
+    CIO_ASSERT_GE(failures, 3); /* one per array of the group */
+    CIO_ASSERT_EQ(cio_group_wait(g), 0);
+    CIO_ASSERT_EQ(cio_group_size(g), 9);
+    for (size_t i = 0; i < 9; i++)
+        CIO_ASSERT_EQ(cio_group_status(g, i), 2);
+    cio_group_free(g);
+}
+
 /* ---- errors, detach and reporting ---- */
 
 static char reported[512];
@@ -688,6 +766,159 @@ CIO_TEST(detach_finished_task_and_join_error_message_travels) {
     CIO_ASSERT_STREQ(cio_errmsg(), "connect 127.0.0.1:1: Connection refused");
     CIO_ASSERT_STREQ(cio_strerror(-ECONNREFUSED), "Connection refused");
     CIO_ASSERT_STREQ(cio_strerror(CIO_ETLS), "TLS error");
+}
+
+CIO_TEST(detach_of_an_awaited_task_is_ebusy) {
+    sleep_job j = {.ns = CIO_MS, .result = 5};
+    cio_task *t = cio_spawn_with(sleep_task, &j, &(cio_spawn_opts){.name = "awaited"});
+    cio_task *joiner = cio_spawn(two_joiners_second, t);
+    CIO_ASSERT_EQ(cio_yield(), 0); /* `joiner` is now joining t */
+    CIO_ASSERT_EQ(cio_detach(t), -EBUSY);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_detach: task 'awaited' is being awaited") != NULL);
+    CIO_ASSERT_EQ(cio_join(joiner), 5); /* the awaiter still collects it */
+}
+
+CIO_TEST(spawn_and_rename_errors) {
+    errno = 0;
+    CIO_ASSERT(cio_spawn(NULL, NULL) == NULL);
+    CIO_ASSERT_EQ(errno, EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_spawn: task function is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_task_set_name(NULL, NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_task_set_name") != NULL);
+    CIO_ASSERT_EQ(cio_task_set_name(NULL, "main-renamed"), 0); /* NULL = current task */
+    CIO_ASSERT_STREQ(cio_task_name(NULL), "main-renamed");
+    CIO_ASSERT_STREQ(cio_task_name(cio_current()), "main-renamed");
+    CIO_ASSERT_EQ(cio_task_id(NULL), cio_task_id(cio_current()));
+    CIO_ASSERT(!cio_task_cancelled(NULL));
+    cio_cancel(cio_current());
+    CIO_ASSERT(cio_task_cancelled(NULL));
+}
+
+static const char *outside_name;
+static uint64_t outside_id;
+static int outside_rename;
+static void *introspect_outside(void *arg) {
+    (void)arg;
+    outside_name = cio_task_name(NULL);
+    outside_id = cio_task_id(NULL);
+    outside_rename = cio_task_set_name(NULL, "x");
+    return NULL;
+}
+
+CIO_TEST(task_introspection_outside_a_task) {
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, introspect_outside, NULL), 0);
+    pthread_join(th, NULL);
+    CIO_ASSERT_STREQ(outside_name, "(loop)");
+    CIO_ASSERT_EQ(outside_id, 0);
+    CIO_ASSERT_EQ(outside_rename, -EINVAL);
+}
+
+CIO_TEST(version_and_strerror_name_every_code) {
+    int maj = -1, min = -1, pat = -1;
+    char extra;
+    CIO_ASSERT_EQ(sscanf(cio_version(), "%d.%d.%d%c", &maj, &min, &pat, &extra), 3);
+    CIO_ASSERT(maj >= 0 && min >= 0 && pat >= 0);
+    static const struct {
+        int code;
+        const char *text;
+    } names[] = {
+        {0, "Success"},
+        {CIO_EEND, "End of iteration"},
+        {CIO_ECLOSED, "Closed or shut down"},
+        {CIO_EBROKEN, "Barrier broken"},
+        {CIO_EHTTP, "HTTP protocol error"},
+        {CIO_ETLS, "TLS error"},
+        {CIO_EDNS, "Name resolution failed"},
+        {CIO_EPARSE, "Malformed input"},
+        {CIO_ELIMIT, "Limit exceeded"},
+        {CIO_EPARTIAL, "Incomplete read: end of stream"},
+        {-ETIMEDOUT, "Connection timed out"},
+        {-4096 - 100, "Unknown error"},
+        {5, "Unknown error"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        CIO_ASSERT_STREQ(cio_strerror(names[i].code), names[i].text);
+}
+
+/* Runs fn with stderr sent to a file and returns what was written. */
+static char captured[4096];
+static const char *capture_stderr(void (*fn)(void)) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/stderr.txt", cio_test_tmpdir());
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (saved < 0 || fd < 0)
+        return "";
+    dup2(fd, 2);
+    fn();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, captured, sizeof captured - 1, 0);
+    close(fd);
+    captured[n > 0 ? n : 0] = 0;
+    return captured;
+}
+
+static void *dump_outside(void *arg) {
+    (void)arg;
+    cio_dump_tasks(); /* no loop on this thread: prints nothing */
+    return NULL;
+}
+static void dump_from_other_thread(void) {
+    pthread_t th;
+    if (pthread_create(&th, NULL, dump_outside, NULL) == 0)
+        pthread_join(th, NULL);
+}
+
+CIO_TEST_VCLOCK(dump_tasks_lists_live_tasks_with_state) {
+    sleep_job j = {.ns = 10 * CIO_SEC};
+    cio_task *a = cio_spawn_with(sleep_task, &j, &(cio_spawn_opts){.name = "sleeper"});
+    cio_task *b = cio_spawn_with(sleep_task, &j, &(cio_spawn_opts){.name = "victim"});
+    CIO_ASSERT_EQ(cio_yield(), 0);
+    cio_cancel(b);
+    cio_task_set_name(NULL, "dumper");
+    const char *out = capture_stderr(cio_dump_tasks);
+    CIO_ASSERT(strstr(out, "live tasks") != NULL);
+    CIO_ASSERT(strstr(out, "'dumper': running\n") != NULL);
+    CIO_ASSERT(strstr(out, "'sleeper': parked\n") != NULL);
+    CIO_ASSERT(strstr(out, "'victim': ready (cancelled)\n") != NULL);
+    CIO_ASSERT_STREQ(capture_stderr(dump_from_other_thread), "");
+    cio_cancel(a);
+    CIO_ASSERT_EQ(cio_join(a), -ECANCELED);
+    CIO_ASSERT_EQ(cio_join(b), -ECANCELED);
+}
+
+static atomic_long counted_mallocs, counted_frees;
+static void *counting_malloc(size_t n) {
+    atomic_fetch_add(&counted_mallocs, 1);
+    return malloc(n);
+}
+static void *counting_realloc(void *p, size_t n) { return realloc(p, n); }
+static void counting_free(void *p) {
+    atomic_fetch_add(&counted_frees, 1);
+    free(p);
+}
+
+/* The hooks forward to libc, so blocks allocated before the switch are
+ * still freed correctly after it. */
+CIO_TEST(set_allocator_routes_cio_allocations) {
+    atomic_store(&counted_mallocs, 0);
+    atomic_store(&counted_frees, 0);
+    cio_set_allocator(counting_malloc, counting_realloc, counting_free);
+    cio_group *g = cio_group_new();
+    cio_set_allocator(NULL, NULL, NULL);
+    CIO_ASSERT(g != NULL);
+    CIO_ASSERT_EQ(atomic_load(&counted_mallocs), 1);
+    cio_set_allocator(counting_malloc, counting_realloc, counting_free);
+    cio_group_free(g);
+    cio_set_allocator(NULL, NULL, NULL);
+    CIO_ASSERT_EQ(atomic_load(&counted_frees), 1);
+    g = cio_group_new(); /* back on libc: not counted */
+    cio_group_free(g);
+    CIO_ASSERT_EQ(atomic_load(&counted_mallocs), 1);
+    CIO_ASSERT_EQ(atomic_load(&counted_frees), 1);
 }
 
 static int leftover_rc = 1;
@@ -873,6 +1104,101 @@ CIO_TEST_VCLOCK(shield_times_out_and_task_runs_on) {
     CIO_ASSERT_EQ(rc, -ETIMEDOUT);
     CIO_ASSERT(!cio_task_done(t));
     CIO_ASSERT_EQ(cio_join(t), 4);
+}
+
+CIO_TEST_VCLOCK(shield_returns_the_result_and_releases_the_task) {
+    sleep_job j = {.ns = 2 * CIO_SEC, .result = 9};
+    cio_task *t = cio_spawn(sleep_task, &j);
+    int64_t t0 = cio_now();
+    CIO_ASSERT_EQ(cio_shield(t), 9);
+    CIO_ASSERT_EQ(cio_now() - t0, 2 * CIO_SEC);
+    cio_task *f = cio_spawn(failing_named, NULL);
+    CIO_ASSERT_EQ(cio_shield(f), -ECONNREFUSED); /* a failure's message travels too */
+    CIO_ASSERT_STREQ(cio_errmsg(), "connect 127.0.0.1:1: Connection refused");
+    CIO_ASSERT_EQ(cio_shield(NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_shield") != NULL);
+    CIO_ASSERT_EQ(cio_shield(cio_current()), -EDEADLK);
+}
+
+CIO_TEST_VCLOCK(sleep_until_cancelled_and_timed_out) {
+    int64_t t0 = cio_now();
+    int rc = 0;
+    CIO_TIMEOUT(CIO_SEC) { rc = cio_sleep_until(t0 + 10 * CIO_SEC); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_now() - t0, CIO_SEC);
+    cio_cancel(cio_current());
+    CIO_ASSERT_EQ(cio_sleep_until(t0 + 10 * CIO_SEC), -ECANCELED);
+    CIO_ASSERT_EQ(cio_now() - t0, CIO_SEC); /* returned at once */
+}
+
+static int wait_any_two(void *arg) { return cio_wait_any(arg, 2); }
+
+CIO_TEST_VCLOCK(wait_any_cancelled_leaves_tasks_owned) {
+    sleep_job j[2] = {{.ns = 10 * CIO_SEC, .result = 1}, {.ns = 20 * CIO_SEC, .result = 2}};
+    cio_task *ts[2] = {cio_spawn(sleep_task, &j[0]), cio_spawn(sleep_task, &j[1])};
+    cio_task *w = cio_spawn(wait_any_two, ts);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    cio_cancel(w);
+    CIO_ASSERT_EQ(cio_join(w), -ECANCELED);
+    CIO_ASSERT(!cio_task_done(ts[0])); /* not cancelled with the waiter */
+    CIO_ASSERT_EQ(j[0].rc, 0);
+    int st[2];
+    CIO_ASSERT_EQ(cio_gather(ts, 2, st), 0); /* and not claimed any more */
+    CIO_ASSERT_EQ(st[0], 1);
+    CIO_ASSERT_EQ(st[1], 2);
+}
+
+CIO_TEST(wait_any_errors_name_the_bad_task) {
+    sleep_job j = {.ns = CIO_MS, .result = 1};
+    cio_task *t = cio_spawn(sleep_task, &j);
+    cio_task *ts[2] = {t, NULL};
+    CIO_ASSERT_EQ(cio_wait_any(ts, 0), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_wait_any") != NULL);
+    CIO_ASSERT_EQ(cio_wait_any(ts, 2), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "task 1 is NULL") != NULL);
+    ts[1] = cio_current();
+    CIO_ASSERT_EQ(cio_wait_any(ts, 2), -EDEADLK);
+    CIO_ASSERT(strstr(cio_errmsg(), "cannot wait for itself") != NULL);
+    ts[1] = t;
+    CIO_ASSERT_EQ(cio_wait_any(ts, 2), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "appears twice") != NULL);
+    CIO_ASSERT_EQ(cio_join(t), 1); /* a failed call left no claim behind */
+}
+
+static int as_completed_first(void *arg) {
+    cio_as_completed *it = arg;
+    cio_task *t = NULL;
+    return cio_as_completed_next(it, &t);
+}
+
+CIO_TEST_VCLOCK(as_completed_next_cancelled_and_errors) {
+    sleep_job j = {.ns = 10 * CIO_SEC, .result = 6};
+    cio_task *t = cio_spawn(sleep_task, &j), *out = NULL;
+    cio_as_completed *it = cio_as_completed_new(&t, 1);
+    CIO_ASSERT(it != NULL);
+    CIO_ASSERT_EQ(cio_as_completed_next(NULL, &out), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_as_completed_next") != NULL);
+    CIO_ASSERT_EQ(cio_as_completed_next(it, NULL), -EINVAL);
+    cio_task *w = cio_spawn(as_completed_first, it);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    cio_cancel(w);
+    CIO_ASSERT_EQ(cio_join(w), -ECANCELED);
+    CIO_ASSERT(!cio_task_done(t));
+    CIO_ASSERT_EQ(cio_as_completed_next(it, &out), 0); /* the iterator goes on */
+    CIO_ASSERT(out == t);
+    CIO_ASSERT_EQ(cio_as_completed_next(it, &out), CIO_EEND);
+    cio_as_completed_free(it);
+    cio_as_completed_free(NULL);
+    CIO_ASSERT_EQ(cio_join(t), 6);
+    cio_task *self = cio_current();
+    CIO_ASSERT(cio_as_completed_new(&self, 1) == NULL);
+    CIO_ASSERT_EQ(errno, EDEADLK);
+    cio_test_fail_alloc(1);
+    it = cio_as_completed_new(&t, 0);
+    cio_test_fail_alloc(0);
+    CIO_ASSERT(it == NULL);
+    CIO_ASSERT_EQ(errno, ENOMEM);
+    CIO_ASSERT(strstr(cio_errmsg(), "out of memory") != NULL);
 }
 
 CIO_TEST_VCLOCK(sleep_until_and_past_deadlines) {

@@ -115,6 +115,41 @@ static void bad_args_body(void) {
 }
 CIO_TEST(fs_bad_arguments) { FS_BOTH(bad_args_body); }
 
+static void accessors_body(void) {
+    const char *p = tpath("accessors");
+    cio_file *f = cio_file_open(p, "w+", 0);
+    CIO_ASSERT(f != NULL);
+    CIO_ASSERT_STREQ(cio_file_path(f), p);
+    int fd = cio_file_fd(f);
+    CIO_ASSERT_GE(fd, 0);
+    CIO_ASSERT_EQ(write(fd, "raw", 3), 3); /* it is the file's own descriptor */
+    struct stat st;
+    CIO_ASSERT_EQ(fstat(fd, &st), 0);
+    CIO_ASSERT_EQ(st.st_size, 3);
+    CIO_ASSERT_EQ(cio_file_fd(NULL), -1);
+    CIO_ASSERT_STREQ(cio_file_path(NULL), "");
+    CIO_ASSERT_EQ(cio_file_puts(f, NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "puts: string is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_file_puts(f, "0123456789"), 10);
+    char b[8];
+    CIO_ASSERT_EQ(cio_file_pread(f, b, 4, -1), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "negative offset") != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), p) != NULL);
+    CIO_ASSERT_EQ(cio_file_pread(NULL, b, 4, 0), -EINVAL);
+    CIO_ASSERT_EQ(cio_file_seek(f, 2, SEEK_SET), 2);
+    CIO_ASSERT_EQ(cio_file_seek(f, 3, SEEK_CUR), 5);
+    CIO_ASSERT_EQ(cio_file_read(f, b, 2), 2);
+    CIO_ASSERT(memcmp(b, "56", 2) == 0); /* puts wrote at the file's position 0 */
+    CIO_ASSERT_EQ(cio_file_seek(f, -1, SEEK_CUR), 6);
+    CIO_ASSERT_EQ(cio_file_read(f, b, 1), 1);
+    CIO_ASSERT_EQ(b[0], '6');
+    CIO_ASSERT_EQ(cio_file_seek(f, -100, SEEK_CUR), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "negative position") != NULL);
+    CIO_ASSERT_EQ(cio_file_tell(f), 7); /* a failed seek moves nothing */
+    CIO_ASSERT_EQ(cio_file_close(f), 0);
+}
+CIO_TEST(fs_file_accessors_seek_cur_and_argument_errors) { FS_BOTH(accessors_body); }
+
 static void large_body(void) {
     size_t n = 3 * 1024 * 1024 + 123; /* several chunks */
     unsigned char *data = malloc(n), *back = malloc(n);

@@ -677,6 +677,86 @@ CIO_TEST(http_api_errors) {
     CIO_ASSERT_STREQ(cio_http_mime_type("a.d/noext"), "application/octet-stream");
 }
 
+/* A handler that declares its body length up front, then writes it in
+ * pieces; every call's result is recorded for the test to check. */
+static int len_rc[8];
+static bool len_started[2];
+static int64_t req_length;
+static int t_declared(cio_http_request *req, cio_http_response *w, void *arg) {
+    const char *d;
+    size_t n;
+    req_length = cio_http_req_content_length(req);
+    if (cio_http_req_body(req, &d, &n) < 0)
+        return -EIO;
+    len_started[0] = cio_http_resp_started(w);
+    len_rc[0] = cio_http_resp_length(w, -1);
+    len_rc[1] = cio_http_resp_length(w, 10);
+    len_rc[2] = cio_http_resp_write(w, "abcd", 4);
+    len_started[1] = cio_http_resp_started(w);
+    len_rc[3] = cio_http_resp_length(w, 20);
+    len_rc[4] = cio_http_resp_write(w, "0123456", 7); /* 1 byte too many */
+    len_rc[5] = cio_http_resp_write(w, "efghij", 6);
+    len_rc[6] = cio_http_resp_end(w);
+    len_rc[7] = cio_http_resp_write(w, "x", 1);
+    return 0;
+}
+
+/* Declares 10 bytes and ends after 3: the end reports it, the client sees
+ * the connection close. */
+static int short_end_rc;
+static int t_short(cio_http_request *req, cio_http_response *w, void *arg) {
+    cio_http_resp_length(w, 10);
+    cio_http_resp_write(w, "abc", 3);
+    short_end_rc = cio_http_resp_end(w);
+    return 0;
+}
+
+CIO_TEST(http_declared_length_response_and_request_length) {
+    tsrv t;
+    memset(&t, 0, sizeof t);
+    t.s = cio_http_server_new(NULL);
+    CIO_ASSERT(t.s != NULL);
+    CIO_ASSERT_EQ(cio_http_server_route(t.s, NULL, "/declared", t_declared, NULL), 0);
+    CIO_ASSERT_EQ(cio_http_server_route(t.s, "GET", "/short", t_short, NULL), 0);
+    CIO_ASSERT_EQ(cio_http_server_listen(t.s, "127.0.0.1", 0), 0);
+    t.port = cio_http_server_port(t.s);
+    t.t = cio_spawn(tsrv_serve, t.s);
+    static tresp r;
+    static const char post[] =
+        "POST /declared HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+    CIO_ASSERT_EQ(texchange(&t, post, sizeof post - 1, &r, NULL), 200);
+    CIO_ASSERT_EQ(req_length, 5);
+    CIO_ASSERT_STREQ(thead(&r, "Content-Length"), "10");
+    CIO_ASSERT(thead(&r, "Transfer-Encoding") == NULL);
+    CIO_ASSERT_STREQ(r.body, "abcdefghij");
+    CIO_ASSERT(!len_started[0]);
+    CIO_ASSERT(len_started[1]);
+    CIO_ASSERT_EQ(len_rc[0], -EINVAL);
+    CIO_ASSERT_EQ(len_rc[1], 0);
+    CIO_ASSERT_EQ(len_rc[2], 0);
+    CIO_ASSERT_EQ(len_rc[3], -EALREADY);
+    CIO_ASSERT_EQ(len_rc[4], CIO_ELIMIT);
+    CIO_ASSERT_EQ(len_rc[5], 0);
+    CIO_ASSERT_EQ(len_rc[6], 0);
+    CIO_ASSERT_EQ(len_rc[7], -EALREADY);
+
+    static const char chunked[] = "POST /declared HTTP/1.1\r\nHost: x\r\n"
+                                  "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, chunked, sizeof chunked - 1, &r, NULL), 200);
+    CIO_ASSERT_EQ(req_length, -1); /* chunked: unknown */
+    static const char get[] = "GET /declared HTTP/1.1\r\nHost: x\r\n\r\n";
+    CIO_ASSERT_EQ(texchange(&t, get, sizeof get - 1, &r, NULL), 200);
+    CIO_ASSERT_EQ(req_length, 0);
+
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "GET /short HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    CIO_ASSERT_EQ(tread(s, &r, false), CIO_EPARTIAL); /* 3 of 10 bytes, then EOF */
+    CIO_ASSERT_EQ(short_end_rc, CIO_EPARTIAL);
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
 /* Cancellation reaches a handler waiting in cio_http_req_read (shutdown
  * grace over): the read returns -ECANCELED, the connection closes. */
 CIO_TEST_VCLOCK(http_cancel_in_body_read) {

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -123,6 +124,61 @@ CIO_TEST(log_handler_levels_and_long_messages) {
     CIO_ASSERT(strstr(s2, "after removal") == NULL);
     free(s);
     free(s2);
+    cio_log_shutdown();
+}
+
+static int vlog_helper(cio_logger *lg, int level, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = cio_vlog(lg, level, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+CIO_TEST(log_stderr_handler_and_handler_errors) {
+    const char *p = fresh_log("stderr.log");
+    fflush(stderr);
+    int saved = dup(2), fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CIO_ASSERT(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    int id = cio_log_add_stderr(CIO_LOG_ERROR);
+    cio_logger *lg = cio_log_get("err");
+    cio_log_warning(lg, "below the handler's level");
+    cio_log_error(lg, "to stderr %d", 7);
+    int flushed = cio_log_flush();
+    int removed = cio_log_remove_handler(id);
+    dup2(saved, 2);
+    close(saved);
+    CIO_ASSERT_GE(id, 0);
+    CIO_ASSERT_EQ(flushed, 0);
+    CIO_ASSERT_EQ(removed, 0);
+    char *s = slurp(p);
+    CIO_ASSERT(s != NULL);
+    CIO_ASSERT_EQ(count_lines(s), 1);
+    CIO_ASSERT(strstr(s, " ERROR ") != NULL);
+    CIO_ASSERT(strstr(s, " err [") != NULL);
+    CIO_ASSERT(strstr(s, "] to stderr 7\n") != NULL);
+    free(s);
+
+    CIO_ASSERT_EQ(cio_log_remove_handler(id), -EINVAL); /* already removed */
+    CIO_ASSERT(strstr(cio_errmsg(), "no handler") != NULL);
+    CIO_ASSERT_EQ(cio_log_remove_handler(-1), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "bad id -1") != NULL);
+    CIO_ASSERT_EQ(vlog_helper(lg, CIO_LOG_ERROR, NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "format is NULL") != NULL);
+    CIO_ASSERT_EQ(vlog_helper(lg, CIO_LOG_DEBUG, NULL), 0); /* filtered out first */
+
+    /* Handlers are a fixed table: the one past it is refused. */
+    int ids[8], n = 0;
+    for (; n < 8; n++)
+        if ((ids[n] = cio_log_add_stderr(CIO_LOG_CRITICAL)) < 0)
+            break;
+    CIO_ASSERT_EQ(n, 8);
+    CIO_ASSERT_EQ(cio_log_add_stderr(CIO_LOG_CRITICAL), -ENOSPC);
+    CIO_ASSERT(strstr(cio_errmsg(), "at most 8 handlers") != NULL);
+    for (int i = 0; i < n; i++)
+        CIO_ASSERT_EQ(cio_log_remove_handler(ids[i]), 0);
     cio_log_shutdown();
 }
 

@@ -524,6 +524,56 @@ CIO_TEST(unix_serve_replaces_stale_socket) {
     cio_server_close(srv, CIO_SEC);
 }
 
+CIO_TEST(serve_argument_errors_and_server_addr) {
+    cio_server *srv = (cio_server *)1;
+    CIO_ASSERT_EQ(cio_tcp_serve(&srv, "127.0.0.1", "0", NULL, NULL, NULL), -EINVAL);
+    CIO_ASSERT(srv == NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_tcp_serve: no handler") != NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/x.sock", cio_test_tmpdir());
+    CIO_ASSERT_EQ(cio_unix_serve(&srv, path, NULL, NULL, NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_unix_serve: no handler") != NULL);
+    char longpath[200];
+    memset(longpath, 'p', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = 0;
+    CIO_ASSERT_EQ(cio_unix_serve(&srv, longpath, echo_handler, NULL, NULL), -ENAMETOOLONG);
+    CIO_ASSERT(strstr(cio_errmsg(), "too long") != NULL);
+    CIO_ASSERT_EQ(cio_unix_serve(&srv, "", echo_handler, NULL, NULL), -ENAMETOOLONG);
+    CIO_ASSERT(strstr(cio_errmsg(), "empty") != NULL);
+
+    CIO_ASSERT_EQ(cio_tcp_serve(&srv, "127.0.0.1", "0", echo_handler, NULL, NULL), 0);
+    cio_addr a;
+    CIO_ASSERT_EQ(cio_server_addr(srv, &a), 0);
+    CIO_ASSERT_EQ(cio_addr_port(&a), cio_server_port(srv));
+    char buf[CIO_ADDRSTRLEN], want[64];
+    snprintf(want, sizeof want, "127.0.0.1:%d", cio_server_port(srv));
+    CIO_ASSERT_STREQ(cio_addr_str(&a, buf, sizeof buf), want);
+    cio_stream *s;
+    CIO_ASSERT_EQ(cio_connect_addr(&s, &a, NULL), 0); /* the address is usable */
+    CIO_ASSERT_EQ(echo_once(s, "via addr\n"), 0);
+    cio_stream_close(s);
+    CIO_ASSERT_EQ(cio_server_close(srv, CIO_SEC), 0);
+}
+
+/* Only a socket file is replaced: any other file at the path stays, and
+ * serving fails naming the path. */
+CIO_TEST(unix_serve_leaves_a_non_socket_file_alone) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/not-a-socket", cio_test_tmpdir());
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    CIO_ASSERT_GE(fd, 0);
+    CIO_ASSERT_EQ(write(fd, "data", 4), 4);
+    close(fd);
+    cio_server *srv;
+    CIO_ASSERT_EQ(cio_unix_serve(&srv, path, echo_handler, NULL, NULL), -EADDRINUSE);
+    CIO_ASSERT(srv == NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), path) != NULL);
+    struct stat st;
+    CIO_ASSERT_EQ(stat(path, &st), 0);
+    CIO_ASSERT(S_ISREG(st.st_mode));
+    CIO_ASSERT_EQ(st.st_size, 4);
+}
+
 /* ---- UDP ---- */
 
 CIO_TEST(udp_roundtrip) {
@@ -558,6 +608,53 @@ CIO_TEST_VCLOCK(udp_recv_timeout) {
     }
     CIO_ASSERT_EQ(cio_now() - t0, 3 * CIO_SEC);
     cio_udp_close(u);
+}
+
+static int udp_recv_task(void *arg) {
+    char buf[8];
+    return (int)cio_udp_recvfrom(arg, buf, sizeof buf, NULL);
+}
+
+CIO_TEST(udp_recv_cancelled_and_errors) {
+    cio_udp *u;
+    CIO_ASSERT_EQ(cio_udp_open(&u, "127.0.0.1", "0"), 0);
+    int fd = cio_udp_fd(u);
+    CIO_ASSERT_GE(fd, 0);
+    cio_addr local;
+    socklen_t len = sizeof local.u;
+    CIO_ASSERT_EQ(getsockname(fd, &local.u.sa, &len), 0); /* the socket's own fd */
+    CIO_ASSERT_EQ(ntohs(local.u.in.sin_port), cio_udp_port(u));
+    cio_task *t = cio_spawn(udp_recv_task, u);
+    CIO_ASSERT_EQ(cio_yield(), 0); /* t waits for a datagram */
+    CIO_ASSERT(!cio_task_done(t));
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), -ECANCELED);
+    CIO_ASSERT(strstr(cio_errmsg(), "recvfrom") != NULL);
+    t = cio_spawn(udp_recv_task, u);
+    cio_cancel(t); /* before it first runs */
+    CIO_ASSERT_EQ(cio_join(t), -ECANCELED);
+
+    /* A second socket on the same port is refused, naming the address. */
+    char port[16];
+    snprintf(port, sizeof port, "%d", cio_udp_port(u));
+    cio_udp *v = (cio_udp *)1;
+    CIO_ASSERT_EQ(cio_udp_open(&v, "127.0.0.1", port), -EADDRINUSE);
+    CIO_ASSERT(v == NULL);
+    char want[64];
+    snprintf(want, sizeof want, "bind 127.0.0.1:%s", port);
+    CIO_ASSERT(strstr(cio_errmsg(), want) != NULL);
+
+    /* A datagram over 64 KiB cannot be sent. */
+    size_t big = 70000;
+    char *buf = malloc(big);
+    CIO_ASSERT(buf != NULL);
+    memset(buf, 'x', big);
+    CIO_ASSERT_EQ(cio_udp_local(u, &local), 0);
+    CIO_ASSERT_EQ(cio_udp_sendto(u, buf, big, &local), -EMSGSIZE);
+    free(buf);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendto 127.0.0.1:") != NULL);
+    cio_udp_close(u);
+    cio_udp_close(NULL);
 }
 
 /* ---- a peer that never reads ---- */

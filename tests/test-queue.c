@@ -247,6 +247,27 @@ CIO_TEST(queue_join_cancel_and_timeout) {
     CIO_ASSERT_EQ(cio_queue_destroy(&q), 0);
 }
 
+static int join_rc;
+static void join_outside(void *arg) {
+    join_rc = cio_queue_join(arg);
+    snprintf(trace, sizeof trace, "%s", cio_errmsg());
+}
+
+CIO_TEST(queue_join_errors) {
+    CIO_ASSERT_EQ(cio_queue_join(NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_queue_join: queue is NULL") != NULL);
+    cio_queue_init(&q, CIO_QUEUE_FIFO, 0);
+    cio_queue_put(&q, I(1));
+    trace[0] = 0;
+    join_rc = 1;
+    CIO_ASSERT_EQ(cio_call_threadsafe(cio_loop_current(), join_outside, &q), 0);
+    for (int i = 0; i < 1000 && join_rc == 1; i++)
+        cio_sleep(CIO_MS); /* posts run between loop iterations */
+    CIO_ASSERT_EQ(join_rc, -EPERM);
+    CIO_ASSERT(strstr(trace, "cio_queue_join: items are pending") != NULL);
+    CIO_ASSERT_EQ(cio_queue_destroy(&q), 0);
+}
+
 CIO_TEST(queue_shutdown_wakes_waiters_with_closed) {
     int got = -1;
     cio_queue_init(&q, CIO_QUEUE_FIFO, 1);
@@ -299,6 +320,27 @@ CIO_TEST(queue_shutdown_immediate_drops_items_and_releases_join) {
     cio_queue_task_done(&q);
     CIO_ASSERT_EQ(cio_join(j), 0);
     CIO_ASSERT_EQ(cio_queue_get_nowait(&q, &v), CIO_ECLOSED);
+    CIO_ASSERT_EQ(cio_queue_destroy(&q), 0);
+}
+
+/* With no item taken, an immediate shutdown leaves nothing unfinished: it
+ * releases a waiting join by itself. */
+CIO_TEST(queue_shutdown_immediate_releases_a_waiting_join_at_once) {
+    trace[0] = 0;
+    dropped = 0;
+    cio_queue_init(&q, CIO_QUEUE_FIFO, 0);
+    cio_queue_set_drop(&q, count_drop);
+    cio_queue_put(&q, I(3));
+    cio_queue_put(&q, I(4));
+    cio_task *j = cio_spawn(joiner, NULL);
+    cio_yield();
+    CIO_ASSERT_STREQ(trace, "");
+    cio_queue_shutdown(&q, true);
+    CIO_ASSERT_EQ(dropped, 7);
+    CIO_ASSERT_EQ(cio_join(j), 0);
+    CIO_ASSERT_STREQ(trace, "J");
+    CIO_ASSERT_EQ(cio_queue_task_done(&q), -EINVAL); /* the drops counted as done */
+    cio_queue_shutdown(NULL, true); /* no effect, no crash */
     CIO_ASSERT_EQ(cio_queue_destroy(&q), 0);
 }
 
@@ -415,5 +457,61 @@ CIO_TEST(queue_prio_waits_carry_item_and_key) {
     CIO_ASSERT_EQ(cio_queue_get_prio(&q, &v, &key), 0);
     CIO_ASSERT_EQ(V(v), 9);
     CIO_ASSERT_EQ(key, 4);
+    CIO_ASSERT_EQ(cio_queue_destroy(&q), 0);
+}
+
+static int prio_getter_rc(void *arg) {
+    void *v;
+    int64_t key;
+    int rc = cio_queue_get_prio(&q, &v, &key);
+    *(int *)arg = rc;
+    return rc;
+}
+
+CIO_TEST_VCLOCK(queue_prio_waits_cancelled_and_timed_out) {
+    CIO_ASSERT_EQ(cio_queue_init(&q, CIO_QUEUE_PRIO, 1), 0);
+    int grc = 1;
+    cio_task *g = cio_spawn(prio_getter_rc, &grc);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    cio_cancel(g);
+    CIO_ASSERT_EQ(cio_join(g), -ECANCELED);
+    void *v;
+    int64_t key = -1;
+    int rc = 0;
+    CIO_TIMEOUT(CIO_SEC) { rc = cio_queue_get_prio(&q, &v, &key); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(key, -1);
+    CIO_ASSERT_EQ(cio_queue_put_prio(&q, I(1), 3), 0); /* now full */
+    cio_task *p = cio_spawn(prio_putter, (void *)(intptr_t)4);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    cio_cancel(p);
+    CIO_ASSERT_EQ(cio_join(p), -ECANCELED);
+    CIO_TIMEOUT(CIO_SEC) { rc = cio_queue_put_prio(&q, I(2), 1); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_queue_size(&q), 1); /* neither waiter added anything */
+    CIO_ASSERT_EQ(cio_queue_get_prio(&q, &v, &key), 0);
+    CIO_ASSERT_EQ(V(v), 1);
+    CIO_ASSERT_EQ(key, 3);
+    CIO_ASSERT_EQ(cio_queue_destroy(&q), 0);
+}
+
+CIO_TEST(queue_put_prio_nowait_orders_by_key) {
+    CIO_ASSERT_EQ(cio_queue_init(&q, CIO_QUEUE_PRIO, 3), 0);
+    CIO_ASSERT_EQ(cio_queue_put_prio_nowait(&q, I(30), 3), 0);
+    CIO_ASSERT_EQ(cio_queue_put_prio_nowait(&q, I(10), 1), 0);
+    CIO_ASSERT_EQ(cio_queue_put_prio_nowait(&q, I(11), 1), 0); /* FIFO among equal keys */
+    CIO_ASSERT_EQ(cio_queue_put_prio_nowait(&q, I(0), 0), -EAGAIN); /* full */
+    CIO_ASSERT_EQ(cio_queue_put_prio_nowait(NULL, I(0), 0), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_queue_put_prio_nowait") != NULL);
+    int want[3][2] = {{10, 1}, {11, 1}, {30, 3}};
+    for (int i = 0; i < 3; i++) {
+        void *v;
+        int64_t key;
+        CIO_ASSERT_EQ(cio_queue_get_prio(&q, &v, &key), 0);
+        CIO_ASSERT_EQ(V(v), want[i][0]);
+        CIO_ASSERT_EQ(key, want[i][1]);
+    }
+    cio_queue_shutdown(&q, false);
+    CIO_ASSERT_EQ(cio_queue_put_prio_nowait(&q, I(1), 1), CIO_ECLOSED);
     CIO_ASSERT_EQ(cio_queue_destroy(&q), 0);
 }

@@ -495,6 +495,44 @@ CIO_TEST_VCLOCK(cond_wait_times_out_with_lock_held) {
     cio_lock_release(&lock);
 }
 
+static bool never_true(void *arg) {
+    (void)arg;
+    return false;
+}
+
+static int cond_waiter_for_never(void *arg) {
+    cio_lock_acquire(&lock);
+    int rc = cio_cond_wait_for(&cond, never_true, NULL);
+    *(bool *)arg = cio_lock_locked(&lock); /* held again, even on error */
+    cio_lock_release(&lock);
+    return rc;
+}
+
+CIO_TEST_VCLOCK(cond_wait_for_cancelled_and_timed_out_with_lock_held) {
+    cio_lock_init(&lock);
+    cio_cond_init(&cond, &lock);
+    bool held = false;
+    cio_task *t = cio_spawn(cond_waiter_for_never, &held);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    CIO_ASSERT(!cio_lock_locked(&lock)); /* released while waiting */
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), -ECANCELED);
+    CIO_ASSERT(held);
+    CIO_ASSERT(!cio_lock_locked(&lock));
+    cio_lock_acquire(&lock);
+    int rc = 0;
+    int64_t t0 = cio_now();
+    CIO_TIMEOUT(2 * CIO_SEC) { rc = cio_cond_wait_for(&cond, never_true, NULL); }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(cio_now() - t0, 2 * CIO_SEC);
+    CIO_ASSERT(cio_lock_locked(&lock));
+    CIO_ASSERT_EQ(cio_cond_wait_for(&cond, NULL, NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_cond_wait_for: predicate is NULL") != NULL);
+    cio_lock_release(&lock);
+    CIO_ASSERT_EQ(cio_cond_wait_for(&cond, never_true, NULL), -EPERM);
+    CIO_ASSERT(strstr(cio_errmsg(), "lock is not acquired") != NULL);
+}
+
 /* =============================== Barrier ============================== */
 
 static int party(void *arg) {
