@@ -24,6 +24,7 @@ CIO_TEST(queue_fifo_lifo_prio_order) {
         CIO_ASSERT_EQ(V(v), i);
     }
     CIO_ASSERT_EQ(cio_queue_get_nowait(&q, &v), -EAGAIN);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_queue_get_nowait: the queue is empty") != NULL);
     CIO_ASSERT_EQ(cio_queue_destroy(&q), 0);
 
     CIO_ASSERT_EQ(cio_queue_init(&q, CIO_QUEUE_LIFO, 0), 0);
@@ -61,6 +62,7 @@ CIO_TEST(queue_errors) {
     CIO_ASSERT_EQ(cio_queue_put_nowait(&q, I(2)), 0);
     CIO_ASSERT(cio_queue_full(&q));
     CIO_ASSERT_EQ(cio_queue_put_nowait(&q, I(3)), -EAGAIN);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_queue_put_nowait: the queue is full") != NULL);
     CIO_ASSERT_EQ(cio_queue_task_done(&q), 0);
     CIO_ASSERT_EQ(cio_queue_task_done(&q), 0);
     CIO_ASSERT_EQ(cio_queue_task_done(&q), -EINVAL);
@@ -501,6 +503,7 @@ CIO_TEST(queue_put_prio_nowait_orders_by_key) {
     CIO_ASSERT_EQ(cio_queue_put_prio_nowait(&q, I(10), 1), 0);
     CIO_ASSERT_EQ(cio_queue_put_prio_nowait(&q, I(11), 1), 0); /* FIFO among equal keys */
     CIO_ASSERT_EQ(cio_queue_put_prio_nowait(&q, I(0), 0), -EAGAIN); /* full */
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_queue_put_prio_nowait: the queue is full") != NULL);
     CIO_ASSERT_EQ(cio_queue_put_prio_nowait(NULL, I(0), 0), -EINVAL);
     CIO_ASSERT(strstr(cio_errmsg(), "cio_queue_put_prio_nowait") != NULL);
     int want[3][2] = {{10, 1}, {11, 1}, {30, 3}};

@@ -21,11 +21,13 @@ static cio_barrier bar;
 
 CIO_TEST(lock_uncontended_allocates_nothing) {
     cio_lock l = CIO_LOCK_INIT;
+    cio_seterr(0, "an older message"); /* the task's message buffer exists */
     long before = cio__alloc_live();
     CIO_ASSERT(!cio_lock_locked(&l));
     CIO_ASSERT_EQ(cio_lock_acquire(&l), 0);
     CIO_ASSERT(cio_lock_locked(&l));
     CIO_ASSERT_EQ(cio_lock_try_acquire(&l), -EAGAIN);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_lock_try_acquire: the lock is held") != NULL);
     CIO_ASSERT_EQ(cio_lock_release(&l), 0);
     CIO_ASSERT_EQ(cio_lock_try_acquire(&l), 0);
     CIO_ASSERT_EQ(cio_lock_release(&l), 0);
@@ -177,6 +179,7 @@ CIO_TEST(lock_cancelled_task_still_acquires_free_lock) {
 
 CIO_TEST(sem_counts) {
     cio_sem s = CIO_SEM_INIT(2);
+    cio_seterr(0, "an older message"); /* the task's message buffer exists */
     long before = cio__alloc_live();
     CIO_ASSERT_EQ(cio_sem_value(&s), 2);
     CIO_ASSERT(!cio_sem_locked(&s));
@@ -184,6 +187,7 @@ CIO_TEST(sem_counts) {
     CIO_ASSERT_EQ(cio_sem_try_acquire(&s), 0);
     CIO_ASSERT(cio_sem_locked(&s));
     CIO_ASSERT_EQ(cio_sem_try_acquire(&s), -EAGAIN);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_sem_try_acquire: no unit is free") != NULL);
     CIO_ASSERT_EQ(cio_sem_release(&s), 0);
     CIO_ASSERT_EQ(cio_sem_release(&s), 0);
     CIO_ASSERT_EQ(cio_sem_release(&s), 0); /* unbounded: may exceed the start */

@@ -11,7 +11,7 @@ int cio_lock_try_acquire(cio_lock *l) {
     if (cio__unlikely(!l))
         return cio_seterr(-EINVAL, "cio_lock_try_acquire: lock is NULL");
     if (l->locked)
-        return -EAGAIN;
+        return cio_seterr(-EAGAIN, "cio_lock_try_acquire: the lock is held");
     l->locked = 1;
     return 0;
 }

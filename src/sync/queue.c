@@ -196,11 +196,17 @@ int cio_queue_put_prio(cio_queue *q, void *item, int64_t prio) {
     int rc = put(q, item, prio, "cio_queue_put_prio");
     return rc != -EAGAIN ? rc : cio__queue_put_wait(q, item, prio, "cio_queue_put_prio");
 }
+/* The _nowait forms name the would-block outcome too, so that a caller
+ * printing cio_errmsg() never shows an older, unrelated message. */
+static int full(const char *fn) { return cio_seterr(-EAGAIN, "%s: the queue is full", fn); }
+
 int cio_queue_put_nowait(cio_queue *q, void *item) {
-    return put(q, item, 0, "cio_queue_put_nowait");
+    int rc = put(q, item, 0, "cio_queue_put_nowait");
+    return rc != -EAGAIN ? rc : full("cio_queue_put_nowait");
 }
 int cio_queue_put_prio_nowait(cio_queue *q, void *item, int64_t prio) {
-    return put(q, item, prio, "cio_queue_put_prio_nowait");
+    int rc = put(q, item, prio, "cio_queue_put_prio_nowait");
+    return rc != -EAGAIN ? rc : full("cio_queue_put_prio_nowait");
 }
 
 /* ---- get ---- */
@@ -253,7 +259,8 @@ int cio_queue_get_prio(cio_queue *q, void **out, int64_t *prio) {
     return rc != -EAGAIN ? rc : cio__queue_get_wait(q, out, prio, "cio_queue_get_prio");
 }
 int cio_queue_get_nowait(cio_queue *q, void **out) {
-    return get(q, out, NULL, "cio_queue_get_nowait");
+    int rc = get(q, out, NULL, "cio_queue_get_nowait");
+    return rc != -EAGAIN ? rc : cio_seterr(rc, "cio_queue_get_nowait: the queue is empty");
 }
 
 /* ---- task_done / join ---- */

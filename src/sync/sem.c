@@ -16,7 +16,7 @@ int cio_sem_try_acquire(cio_sem *s) {
     if (cio__unlikely(!s))
         return cio_seterr(-EINVAL, "cio_sem_try_acquire: semaphore is NULL");
     if (s->value <= 0)
-        return -EAGAIN;
+        return cio_seterr(-EAGAIN, "cio_sem_try_acquire: no unit is free");
     s->value--;
     return 0;
 }
