@@ -7,9 +7,12 @@
 #include <cio/net.h>
 #include <cio/test.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "net_test_util.h"
@@ -304,4 +307,275 @@ CIO_TEST(tls_starttls_upgrade) {
     cio_server_close(srv, CIO_SEC);
     cio_tls_ctx_free(cc);
     cio_tls_ctx_free(starttls_server_ctx);
+}
+
+/* ---- TLS over a socketpair: sendfile, setup errors ---- */
+
+typedef struct {
+    cio_tls_ctx *sctx, *cctx;
+    cio_stream *cli, *srv; /* both ends, TLS once tls_pair_start returned 0 */
+} tls_pair;
+
+static int pair_accept(void *arg) {
+    tls_pair *p = arg;
+    return cio_stream_starttls(p->srv, p->sctx, NULL);
+}
+
+/* Two streams on a socketpair, then a TLS handshake between them (the
+ * client verifies the server as "localhost"). 0, or the failing code. */
+static int tls_pair_start(tls_pair *p, const cio_stream_opts *o) {
+    memset(p, 0, sizeof *p);
+    if (make_certs() < 0)
+        return -1;
+    cio_tls_opts so = {.server = true, .cert_file = srv_pem, .key_file = srv_key};
+    p->sctx = cio_tls_ctx_new(&so);
+    p->cctx = client_ctx(ca_pem);
+    int sv[2];
+    if (!p->sctx || !p->cctx || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+        return -1;
+    int rc = cio_stream_open_fd(&p->cli, sv[0], o);
+    int rc2 = cio_stream_open_fd(&p->srv, sv[1], o);
+    if (rc < 0 || rc2 < 0)
+        return rc < 0 ? rc : rc2;
+    cio_task *t = cio_spawn(pair_accept, p);
+    rc = cio_stream_starttls(p->cli, p->cctx, "localhost");
+    rc2 = cio_join(t);
+    return rc < 0 ? rc : rc2;
+}
+
+static void tls_pair_stop(tls_pair *p) {
+    cio_stream_abort(p->cli);
+    cio_stream_abort(p->srv);
+    cio_tls_ctx_free(p->sctx);
+    cio_tls_ctx_free(p->cctx);
+}
+
+/* A file of n bytes whose byte i is pattern(i % 16384): whole 16 KiB
+ * pieces of it are recognisable wherever they land in a stream. */
+static char pattern(size_t i) { return (char)((i % 16384) * 7 % 251); }
+
+static int make_file(const char *name, size_t n) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", cio_test_tmpdir(), name);
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    char *d = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        d[i] = pattern(i);
+    ssize_t w = write(fd, d, n);
+    free(d);
+    if (w != (ssize_t)n) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+typedef struct {
+    cio_stream *s;
+    size_t want, got;
+    ssize_t rc;
+    char *buf;
+} drain_job;
+
+/* Reads until end of stream (buf == NULL: counting only, and checking the
+ * 16 KiB piece pattern). */
+static int read_all_task(void *arg) {
+    drain_job *j = arg;
+    static char tmp[65536];
+    for (;;) {
+        char *dst = j->buf ? j->buf + j->got : tmp;
+        size_t room = j->buf ? j->want - j->got : sizeof tmp;
+        if (j->buf && room == 0)
+            return (int)(j->rc = 0);
+        ssize_t n = cio_stream_read(j->s, dst, room);
+        if (n <= 0)
+            return (int)(j->rc = n);
+        if (!j->buf)
+            for (ssize_t i = 0; i < n; i++)
+                if (tmp[i] != pattern(j->got + (size_t)i))
+                    return (int)(j->rc = -EILSEQ);
+        j->got += (size_t)n;
+    }
+}
+
+CIO_TEST(tls_sendfile_copies_through_the_stream) {
+    tls_pair p;
+    CIO_ASSERT_EQ(tls_pair_start(&p, NULL), 0);
+    CIO_ASSERT(cio_stream_is_tls(p.cli));
+    enum { N = 5 * 16384 + 1000 };
+    int fd = make_file("tls-data", N);
+    CIO_ASSERT_GE(fd, 0);
+    static char in[4 + N];
+    drain_job r = {p.srv, sizeof in, 0, 1, in};
+    cio_task *rt = cio_spawn(read_all_task, &r);
+    CIO_ASSERT_EQ(cio_stream_write(p.cli, "hdr:", 4), 0);
+    /* More than the file holds from offset 10: the count says how much. */
+    CIO_ASSERT_EQ(cio_stream_sendfile(p.cli, fd, 10, N), N - 10);
+    CIO_ASSERT_EQ(cio_stream_sendfile(p.cli, fd, 0, 10), 10);
+    CIO_ASSERT_EQ(cio_stream_sendfile(p.cli, fd, N, 100), 0); /* at the end */
+    CIO_ASSERT_EQ(cio_join(rt), 0);
+    CIO_ASSERT_EQ(r.rc, 0);
+    CIO_ASSERT_EQ(r.got, sizeof in);
+    CIO_ASSERT(memcmp(in, "hdr:", 4) == 0);
+    for (size_t i = 0; i < N - 10; i++)
+        if (in[4 + i] != pattern(10 + i))
+            CIO_ASSERT_EQ(in[4 + i], pattern(10 + i));
+    for (size_t i = 0; i < 10; i++)
+        CIO_ASSERT_EQ(in[4 + N - 10 + i], pattern(i));
+    /* A file that cannot be read: the error names the file, and the
+     * stream is still usable. */
+    CIO_ASSERT_EQ(cio_stream_sendfile(p.cli, -1, 0, 10), -EBADF);
+    CIO_ASSERT(strstr(cio_errmsg(), "reading the file") != NULL);
+    CIO_ASSERT_EQ(cio_stream_write(p.cli, "ok\n", 3), 0);
+    char line[16];
+    CIO_ASSERT_EQ(cio_stream_readline(p.srv, line, sizeof line), 3);
+    /* After write_eof: -EPIPE, and the peer sees the end of the stream. */
+    CIO_ASSERT_EQ(cio_stream_write_eof(p.cli), 0);
+    CIO_ASSERT_EQ(cio_stream_sendfile(p.cli, fd, 0, 10), -EPIPE);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendfile after write_eof") != NULL);
+    CIO_ASSERT_EQ(cio_stream_read(p.srv, line, sizeof line), 0);
+    close(fd);
+    tls_pair_stop(&p);
+}
+
+typedef struct {
+    cio_stream *s;
+    int fd;
+    size_t n;
+    ssize_t rc;
+} sendfile_job;
+
+static int sendfile_task(void *arg) {
+    sendfile_job *j = arg;
+    j->rc = cio_stream_sendfile(j->s, j->fd, 0, j->n);
+    return 0;
+}
+
+CIO_TEST_VCLOCK(tls_sendfile_waits_for_the_peer_cancelled_and_timed_out) {
+    int fds = cio_test_fd_count();
+    tls_pair p;
+    cio_stream_opts o = {.write_high = 32 * 1024};
+    CIO_ASSERT_EQ(tls_pair_start(&p, &o), 0);
+    enum { N = 128 * 16384 }; /* 2 MiB: far more than the socket holds */
+    int fd = make_file("tls-big", N);
+    CIO_ASSERT_GE(fd, 0);
+    /* The peer does not read: sendfile waits for room, until the scope
+     * expires. */
+    int64_t t0 = cio_now();
+    CIO_TIMEOUT(2 * CIO_SEC) {
+        CIO_ASSERT_EQ(cio_stream_sendfile(p.cli, fd, 0, N), -ETIMEDOUT);
+    }
+    CIO_ASSERT_EQ(cio_now() - t0, 2 * CIO_SEC);
+    CIO_ASSERT(strstr(cio_errmsg(), "timed out") != NULL);
+    /* Cancelled while waiting. */
+    sendfile_job j = {p.cli, fd, N, 1};
+    cio_task *t = cio_spawn(sendfile_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1); /* still waiting */
+    CIO_ASSERT_GT(cio_stream_write_buffered(p.cli), 0);
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    /* Nothing accepted is lost or cut: the peer gets whole 16 KiB pieces
+     * of the file, in order, and then the end of the stream. */
+    drain_job r = {p.srv, 0, 0, 1, NULL};
+    cio_task *rt = cio_spawn(read_all_task, &r);
+    CIO_ASSERT_EQ(cio_stream_write_eof(p.cli), 0);
+    CIO_ASSERT_EQ(cio_join(rt), 0);
+    CIO_ASSERT_EQ(r.rc, 0);
+    CIO_ASSERT_GT(r.got, 0);
+    CIO_ASSERT_EQ(r.got % 16384, 0);
+    close(fd);
+    tls_pair_stop(&p);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+CIO_TEST(tls_starttls_errors) {
+    int fds = cio_test_fd_count();
+    CIO_ASSERT_EQ(make_certs(), 0);
+    cio_tls_ctx *cc = client_ctx(ca_pem);
+    CIO_ASSERT(cc != NULL);
+    int sv[2];
+    CIO_ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(cio_stream_open_fd(&s, sv[0], NULL), 0);
+    /* No context. */
+    CIO_ASSERT_EQ(cio_stream_starttls(s, NULL, "localhost"), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "no TLS context") != NULL);
+    /* Plain bytes still buffered would be lost to the handshake. */
+    CIO_ASSERT_EQ(write(sv[1], "early\nmore", 10), 10);
+    char line[16];
+    CIO_ASSERT_EQ(cio_stream_readline(s, line, sizeof line), 6);
+    CIO_ASSERT_EQ(cio_stream_buffered(s), 4);
+    CIO_ASSERT_EQ(cio_stream_starttls(s, cc, "localhost"), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "4 unread bytes are buffered") != NULL);
+    CIO_ASSERT_EQ(cio_stream_read(s, line, sizeof line), 4); /* still there */
+    CIO_ASSERT(memcmp(line, "more", 4) == 0);
+    /* A name that SNI cannot carry (over 255 bytes). */
+    char name[300];
+    memset(name, 'a', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    CIO_ASSERT_EQ(cio_stream_starttls(s, cc, name), CIO_ETLS);
+    CIO_ASSERT(strstr(cio_errmsg(), "cannot use the name") != NULL);
+    CIO_ASSERT(!cio_stream_is_tls(s));
+    /* Out of memory setting up the connection. */
+    cio_test_fail_alloc(1);
+    CIO_ASSERT_EQ(cio_stream_starttls(s, cc, "localhost"), -ENOMEM);
+    cio_test_fail_alloc(0);
+    CIO_ASSERT(strstr(cio_errmsg(), "starttls localhost: out of memory") != NULL);
+    /* None of it sent a byte: the plain stream still works both ways. */
+    CIO_ASSERT(!cio_stream_is_tls(s));
+    CIO_ASSERT_EQ(cio_stream_write(s, "plain", 5), 0);
+    CIO_ASSERT_EQ(cio_stream_flush(s), 0);
+    char buf[16];
+    CIO_ASSERT_EQ(read(sv[1], buf, sizeof buf), 5);
+    CIO_ASSERT(memcmp(buf, "plain", 5) == 0);
+    close(sv[1]);
+    cio_stream_close(s);
+    cio_tls_ctx_free(cc);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+CIO_TEST(tls_context_key_and_alpn_errors) {
+    CIO_ASSERT_EQ(make_certs(), 0);
+    /* A key file that holds no key. */
+    cio_tls_opts bad = {.server = true, .cert_file = srv_pem, .key_file = ca_pem};
+    errno = 0;
+    CIO_ASSERT(cio_tls_ctx_new(&bad) == NULL);
+    CIO_ASSERT_EQ(errno, EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "private key") != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), ca_pem) != NULL);
+    /* A real key that belongs to another certificate. */
+    cio_tls_opts other = {.server = true, .cert_file = srv_pem, .key_file = cli_key};
+    errno = 0;
+    CIO_ASSERT(cio_tls_ctx_new(&other) == NULL);
+    CIO_ASSERT_EQ(errno, EINVAL);
+    /* OpenSSL checks the pair as it loads the key ("key values mismatch"). */
+    CIO_ASSERT(strstr(cio_errmsg(), "mismatch") != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), cli_key) != NULL);
+    /* ALPN lists: empty names and names over 255 bytes are refused. */
+    char longname[300];
+    memset(longname, 'p', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    const char *lists[] = {"h2,,http/1.1", ",h2", longname};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+        cio_tls_opts a = {.insecure = true, .alpn = lists[i]};
+        errno = 0;
+        CIO_ASSERT(cio_tls_ctx_new(&a) == NULL);
+        CIO_ASSERT_EQ(errno, EINVAL);
+        CIO_ASSERT(strstr(cio_errmsg(), "bad ALPN list") != NULL);
+    }
+    /* The same for a server context. */
+    cio_tls_opts sa = {.server = true, .cert_file = srv_pem, .key_file = srv_key, .alpn = ","};
+    CIO_ASSERT(cio_tls_ctx_new(&sa) == NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "bad ALPN list \",\"") != NULL);
+    /* Out of memory for the context itself. */
+    cio_test_fail_alloc(1);
+    errno = 0;
+    CIO_ASSERT(cio_tls_ctx_new(NULL) == NULL);
+    cio_test_fail_alloc(0);
+    CIO_ASSERT_EQ(errno, ENOMEM);
+    CIO_ASSERT(strstr(cio_errmsg(), "out of memory") != NULL);
 }
