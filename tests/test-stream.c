@@ -657,3 +657,301 @@ CIO_TEST(lines_split_at_arbitrary_points) {
     cio_stream_close(s);
     free(data);
 }
+
+/* ---- sendfile and write_eof: waits, cancellation, errors ---- */
+
+/* A file of n bytes where byte i is (i % 251), in the test's tmpdir. */
+static int pattern_file(const char *name, size_t n) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", cio_test_tmpdir(), name);
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
+    char *d = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        d[i] = (char)(i % 251);
+    ssize_t w = write(fd, d, n);
+    free(d);
+    return w == (ssize_t)n ? fd : -1;
+}
+
+typedef struct {
+    cio_stream *s;
+    int fd;
+    size_t n;
+    ssize_t rc;
+} sf_job;
+
+static int sf_task(void *arg) {
+    sf_job *j = arg;
+    j->rc = j->fd >= 0 ? cio_stream_sendfile(j->s, j->fd, 0, j->n) : cio_stream_write_eof(j->s);
+    return 0;
+}
+
+typedef struct {
+    cio_stream *s;
+    char *buf;
+    size_t cap, got;
+    ssize_t rc;
+} collect_job;
+
+/* Reads into buf until end of stream (or cap). */
+static int collect_task(void *arg) {
+    collect_job *j = arg;
+    while (j->got < j->cap) {
+        ssize_t n = cio_stream_read(j->s, j->buf + j->got, j->cap - j->got);
+        if (n <= 0)
+            return (int)(j->rc = n);
+        j->got += (size_t)n;
+    }
+    return (int)(j->rc = -EMSGSIZE);
+}
+
+CIO_TEST_VCLOCK(sendfile_waits_for_room_cancelled_and_timed_out) {
+    int fds = cio_test_fd_count();
+    enum { N = 4 << 20 };
+    int fd = pattern_file("big", N);
+    CIO_ASSERT_GE(fd, 0);
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    /* The peer does not read: sendfile fills the socket and waits. */
+    int64_t t0 = cio_now();
+    CIO_TIMEOUT(3 * CIO_SEC) {
+        CIO_ASSERT_EQ(cio_stream_sendfile(s, fd, 0, N), -ETIMEDOUT);
+    }
+    CIO_ASSERT_EQ(cio_now() - t0, 3 * CIO_SEC);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendfile") != NULL);
+    sf_job j = {s, fd, N, 1};
+    cio_task *t = cio_spawn(sf_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1); /* still waiting */
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendfile") != NULL);
+    /* Neither left the stream broken: a write after them arrives, and what
+     * the peer reads is the file from offset 0 for each call (the second
+     * may have sent nothing: the socket was still full), then the tail. */
+    cio_stream *ps;
+    CIO_ASSERT_EQ(cio_stream_open_fd(&ps, p, NULL), 0);
+    collect_job cj = {ps, malloc(2 * N + 1), 2 * N + 1, 0, 1};
+    cio_task *rt = cio_spawn(collect_task, &cj);
+    CIO_ASSERT_EQ(cio_stream_write(s, "\xff", 1), 0);
+    CIO_ASSERT_EQ(cio_stream_write_eof(s), 0);
+    CIO_ASSERT_EQ(cio_join(rt), 0);
+    CIO_ASSERT_EQ(cj.rc, 0);
+    size_t total = cj.got, restarts = 0;
+    CIO_ASSERT_GT(total, 1);
+    CIO_ASSERT_EQ((unsigned char)cj.buf[total - 1], 0xff);
+    unsigned char prev = 250;
+    for (size_t i = 0; i + 1 < total; i++) {
+        unsigned char c = (unsigned char)cj.buf[i];
+        if (c != (prev + 1) % 251) {
+            CIO_ASSERT_EQ(c, 0); /* only a restart from offset 0 */
+            restarts++;
+        }
+        prev = c;
+    }
+    CIO_ASSERT_LE(restarts, 1);
+    free(cj.buf);
+    cio_stream_close(ps);
+    cio_stream_close(s);
+    close(fd);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+CIO_TEST(sendfile_after_write_eof_and_errors) {
+    int fd = pattern_file("small", 1000);
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    CIO_ASSERT_EQ(cio_stream_write_eof(s), 0);
+    CIO_ASSERT_EQ(cio_stream_write_eof(s), 0); /* a second time: nothing to do */
+    CIO_ASSERT_EQ(cio_stream_sendfile(s, fd, 0, 1000), -EPIPE);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendfile after write_eof") != NULL);
+    char c;
+    CIO_ASSERT_EQ(read(p, &c, 1), 0); /* not a byte went out */
+    close(p);
+    cio_stream_close(s);
+    /* The peer gone: the send error, named. */
+    s = pair(&p, NULL);
+    close(p);
+    ssize_t rc = cio_stream_sendfile(s, fd, 0, 1000);
+    CIO_ASSERT(rc == -EPIPE || rc == -ECONNRESET);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendfile") != NULL);
+    CIO_ASSERT_EQ(cio_stream_write(s, "x", 1), rc); /* sticky */
+    cio_stream_close(s);
+    close(fd);
+}
+
+CIO_TEST_VCLOCK(write_eof_waits_for_the_queue_cancelled_and_timed_out) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    enum { N = 4 << 20 };
+    char *out = malloc(N);
+    for (size_t i = 0; i < N; i++)
+        out[i] = (char)(i % 253);
+    CIO_ASSERT_EQ(cio_stream_write(s, out, N), 0);
+    CIO_ASSERT_GT(cio_stream_write_buffered(s), 0);
+    /* write_eof flushes first; the peer does not read. */
+    int64_t t0 = cio_now();
+    CIO_TIMEOUT(2 * CIO_SEC) {
+        CIO_ASSERT_EQ(cio_stream_write_eof(s), -ETIMEDOUT);
+    }
+    CIO_ASSERT_EQ(cio_now() - t0, 2 * CIO_SEC);
+    CIO_ASSERT(strstr(cio_errmsg(), "timed out") != NULL);
+    sf_job j = {s, -1, 0, 1};
+    cio_task *t = cio_spawn(sf_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1);
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    /* Neither ended the sending side: more can be written, and the peer
+     * gets every byte, then the end of the stream. */
+    CIO_ASSERT_EQ(cio_stream_write(s, "end", 3), 0);
+    cio_stream *ps;
+    CIO_ASSERT_EQ(cio_stream_open_fd(&ps, p, NULL), 0);
+    char *in = malloc(N + 3);
+    size_t got = 0;
+    cio_task *w = cio_spawn(sf_task, &j);
+    CIO_ASSERT_EQ(cio_stream_readexactly(ps, in, N + 3, &got), N + 3);
+    CIO_ASSERT(memcmp(in, out, N) == 0);
+    CIO_ASSERT(memcmp(in + N, "end", 3) == 0);
+    char c;
+    CIO_ASSERT_EQ(cio_stream_read(ps, &c, 1), 0);
+    CIO_ASSERT_EQ(cio_join(w), 0);
+    CIO_ASSERT_EQ(j.rc, 0);
+    CIO_ASSERT_EQ(cio_stream_write(s, "x", 1), -EPIPE);
+    free(out);
+    free(in);
+    cio_stream_close(ps);
+    cio_stream_close(s);
+}
+
+CIO_TEST(write_eof_with_the_peer_gone_reports_the_send_error) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    static char big[1 << 20];
+    CIO_ASSERT_EQ(cio_stream_write(s, big, sizeof big), 0);
+    CIO_ASSERT_GT(cio_stream_write_buffered(s), 0);
+    close(p);
+    int rc = cio_stream_write_eof(s);
+    CIO_ASSERT(rc == -EPIPE || rc == -ECONNRESET);
+    CIO_ASSERT(strstr(cio_errmsg(), cio_strerror(rc)) != NULL);
+    CIO_ASSERT_EQ(cio_stream_write_eof(s), rc); /* sticky, not "done" */
+    CIO_ASSERT_EQ(cio_stream_close(s), rc);
+}
+
+/* ---- read-side limits and errors ---- */
+
+CIO_TEST(readline_limits_and_last_line) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    char buf[16];
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, 0), CIO_ELIMIT);
+    CIO_ASSERT(strstr(cio_errmsg(), "no room") != NULL);
+    put(p, "0123456789\nabcdefghij");
+    close(p);
+    /* A line longer than the caller's buffer: CIO_ELIMIT, nothing taken. */
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, 6), CIO_ELIMIT);
+    CIO_ASSERT(strstr(cio_errmsg(), "within 5 bytes") != NULL);
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, 12), 11);
+    CIO_ASSERT_STREQ(buf, "0123456789\n");
+    /* The unterminated last line, too long for the buffer: the same, and
+     * it stays readable. */
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, 6), CIO_ELIMIT);
+    CIO_ASSERT_EQ(cio_stream_buffered(s), 10);
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 10);
+    CIO_ASSERT_STREQ(buf, "abcdefghij");
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 0);
+    cio_stream_close(s);
+}
+
+typedef struct {
+    cio_stream *s;
+    size_t got;
+    ssize_t rc;
+    char buf[64];
+} exact_job;
+
+static int exact_task(void *arg) {
+    exact_job *j = arg;
+    j->rc = cio_stream_readexactly(j->s, j->buf, 40, &j->got);
+    return 0;
+}
+
+CIO_TEST(readexactly_above_the_limit_cancel_timeout_and_partial) {
+    int p;
+    cio_stream_opts o = {.limit = 16};
+    cio_stream *s = pair(&p, &o);
+    /* Cancelled while waiting: the bytes that came are in buf, consumed,
+     * and counted in got. */
+    put(p, "0123456789abcdefghij"); /* 20 bytes, more than the limit */
+    exact_job j = {s, 99, 1, {0}};
+    cio_task *t = cio_spawn(exact_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(5 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1); /* still waiting */
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    CIO_ASSERT_EQ(j.got, 20);
+    CIO_ASSERT(memcmp(j.buf, "0123456789abcdefghij", 20) == 0);
+    CIO_ASSERT_EQ(cio_stream_buffered(s), 0);
+    /* Timed out: the same. */
+    char buf[64];
+    size_t got = 99;
+    put(p, "klmnopq");
+    CIO_TIMEOUT(20 * CIO_MS) {
+        CIO_ASSERT_EQ(cio_stream_readexactly(s, buf, 40, &got), -ETIMEDOUT);
+    }
+    CIO_ASSERT_EQ(got, 7);
+    CIO_ASSERT(memcmp(buf, "klmnopq", 7) == 0);
+    /* The stream ends first: CIO_EPARTIAL with the count. */
+    put(p, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    close(p);
+    CIO_ASSERT_EQ(cio_stream_readexactly(s, buf, 40, &got), CIO_EPARTIAL);
+    CIO_ASSERT_EQ(got, 36);
+    CIO_ASSERT(memcmp(buf, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", 36) == 0);
+    CIO_ASSERT(strstr(cio_errmsg(), "36 of 40") != NULL);
+    cio_stream_close(s);
+}
+
+CIO_TEST_VCLOCK(set_limits_keeps_zero_fields_and_clamps_write_low) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    cio_stream_set_limits(s, 8, 0, 0);
+    CIO_ASSERT_EQ(cio_stream_fill(s, 9), CIO_ELIMIT);
+    CIO_ASSERT(strstr(cio_errmsg(), "the read limit is 8") != NULL);
+    cio_stream_set_limits(s, 0, 0, 0); /* 0: unchanged */
+    CIO_ASSERT_EQ(cio_stream_fill(s, 9), CIO_ELIMIT);
+    /* The stream reads no more than the limit. */
+    put(p, "0123456789ab\n");
+    CIO_ASSERT_EQ(cio_stream_fill(s, 1), 8);
+    /* Lowered below what is buffered: nothing is lost. */
+    cio_stream_set_limits(s, 4, 0, 0);
+    CIO_ASSERT_EQ(cio_stream_fill(s, 4), 8);
+    char buf[32];
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), CIO_ELIMIT);
+    CIO_ASSERT(strstr(cio_errmsg(), "within 4 bytes") != NULL);
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof buf), 8);
+    CIO_ASSERT(memcmp(buf, "01234567", 8) == 0);
+    cio_stream_set_limits(s, 64, 0, 0);
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 5);
+    CIO_ASSERT_STREQ(buf, "89ab\n");
+    /* write_low above write_high is clamped to it: with the socket full
+     * and 2000 bytes queued (over write_high 1024), drain waits, where an
+     * unclamped low mark of 4096 would let it return at once. */
+    static char fill[4096];
+    while (send(cio_stream_fd(s), fill, sizeof fill, MSG_DONTWAIT) > 0)
+        ;
+    static char two_k[2000];
+    CIO_ASSERT_EQ(cio_stream_write(s, two_k, sizeof two_k), 0);
+    CIO_ASSERT_EQ(cio_stream_write_buffered(s), sizeof two_k);
+    cio_stream_set_limits(s, 0, 1024, 4096);
+    CIO_TIMEOUT(CIO_SEC) {
+        CIO_ASSERT_EQ(cio_stream_drain(s), -ETIMEDOUT);
+    }
+    /* Raised above the queue, drain has nothing to wait for. */
+    cio_stream_set_limits(s, 0, 4096, 0);
+    CIO_ASSERT_EQ(cio_stream_drain(s), 0);
+    close(p);
+    cio_stream_abort(s);
+}
