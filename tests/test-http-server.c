@@ -1029,3 +1029,163 @@ CIO_TEST_VCLOCK(http_connection_limit) {
     cio_stream_abort(c);
     CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
 }
+
+/* Misuse of the request body and response calls from a handler; every
+ * result and message is recorded for the test to check. */
+static int mis_rc[8];
+static char mis_msg[8][160];
+static int mis_pads;
+#define MIS_REC(i, call) \
+    (mis_rc[i] = (int)(call), snprintf(mis_msg[i], sizeof mis_msg[i], "%s", cio_errmsg()))
+
+static int t_misuse(cio_http_request *req, cio_http_response *w, void *arg) {
+    char buf[64];
+    const char *d;
+    size_t n;
+    MIS_REC(0, cio_http_req_read(req, buf, 3));
+    MIS_REC(1, cio_http_req_body(req, &d, &n)); /* the body is already being read */
+    ssize_t k;
+    while ((k = cio_http_req_read(req, buf, sizeof buf)) > 0)
+        ;
+    /* Header fields up to the response head's limit, then CIO_ELIMIT. */
+    char value[1001];
+    memset(value, 'v', 1000);
+    value[1000] = 0;
+    int rc;
+    mis_pads = 0;
+    for (;;) {
+        char name[32];
+        snprintf(name, sizeof name, "X-Pad-%d", mis_pads);
+        if ((rc = cio_http_resp_header(w, name, value)) < 0)
+            break;
+        mis_pads++;
+    }
+    MIS_REC(2, rc);
+    MIS_REC(3, cio_http_resp_send(w, 200, "text/plain", "ok\n", 3));
+    MIS_REC(4, cio_http_resp_send(w, 201, "text/plain", "again\n", 6));
+    MIS_REC(5, cio_http_resp_header(w, "X-Late", "1"));
+    return 0;
+}
+
+/* Body reads that fail: out of memory, and a chunked body with bad
+ * framing read again after the error. */
+static int t_body_fail(cio_http_request *req, cio_http_response *w, void *arg) {
+    const char *d;
+    size_t n;
+    long fail = (long)(intptr_t)arg;
+    char buf[64];
+    if (fail) {
+        cio_test_fail_alloc(fail);
+        MIS_REC(0, cio_http_req_body(req, &d, &n));
+        cio_test_fail_alloc(0);
+        return mis_rc[0];
+    }
+    ssize_t k;
+    while ((k = cio_http_req_read(req, buf, sizeof buf)) > 0)
+        ;
+    MIS_REC(0, k);
+    MIS_REC(1, cio_http_req_read(req, buf, sizeof buf));
+    MIS_REC(2, cio_http_req_body(req, &d, &n));
+    return mis_rc[0];
+}
+
+static int start_custom(tsrv *t) {
+    memset(t, 0, sizeof *t);
+    t->s = cio_http_server_new(NULL);
+    if (!t->s)
+        return -ENOMEM;
+    int rc = cio_http_server_route(t->s, "POST", "/misuse", t_misuse, NULL);
+    if (!rc)
+        rc = cio_http_server_route(t->s, "POST", "/oom1", t_body_fail, (void *)(intptr_t)1);
+    if (!rc)
+        rc = cio_http_server_route(t->s, "POST", "/oom2", t_body_fail, (void *)(intptr_t)2);
+    if (!rc)
+        rc = cio_http_server_route(t->s, "POST", "/bad", t_body_fail, NULL);
+    if (!rc)
+        rc = cio_http_server_listen(t->s, "127.0.0.1", 0);
+    if (rc < 0)
+        return rc;
+    t->port = cio_http_server_port(t->s);
+    t->t = cio_spawn(tsrv_serve, t->s);
+    return 0;
+}
+
+CIO_TEST(http_body_and_response_misuse) {
+    int fds = cio_test_fd_count();
+    tsrv t;
+    CIO_ASSERT_EQ(start_custom(&t), 0);
+    cio_stream *s;
+    CIO_ASSERT_EQ(tconnect(&t, &s), 0);
+    CIO_ASSERT_EQ(TSEND(s, "POST /misuse HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"
+                           "0123456789"), 0);
+    static char head[32768];
+    ssize_t n = cio_stream_readuntil(s, "\r\n\r\n", 4, head, sizeof head - 1);
+    CIO_ASSERT_GT(n, 0);
+    head[n] = 0;
+    CIO_ASSERT(strncmp(head, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    char body[4];
+    CIO_ASSERT_EQ(cio_stream_readexactly(s, body, 3, NULL), 3);
+    CIO_ASSERT(memcmp(body, "ok\n", 3) == 0);
+    CIO_ASSERT_EQ(mis_rc[0], 3);
+    CIO_ASSERT_EQ(mis_rc[1], -EALREADY);
+    CIO_ASSERT(strstr(mis_msg[1], "already being read") != NULL);
+    /* 16 KiB of fields: 16 of these fit, and every one of them was sent. */
+    CIO_ASSERT_EQ(mis_rc[2], CIO_ELIMIT);
+    CIO_ASSERT(strstr(mis_msg[2], "header fields over 16384 bytes") != NULL);
+    CIO_ASSERT_EQ(mis_pads, 16);
+    int seen = 0;
+    for (const char *p = head; (p = strstr(p, "\r\nX-Pad-")) != NULL; p++)
+        seen++;
+    CIO_ASSERT_EQ(seen, mis_pads);
+    CIO_ASSERT_EQ(mis_rc[3], 0);
+    CIO_ASSERT_EQ(mis_rc[4], -EALREADY);
+    CIO_ASSERT(strstr(mis_msg[4], "already started") != NULL);
+    CIO_ASSERT_EQ(mis_rc[5], -EALREADY);
+    CIO_ASSERT(strstr(mis_msg[5], "X-Late after the head was sent") != NULL);
+    CIO_ASSERT(strstr(head, "X-Late") == NULL);
+    /* The connection goes on. */
+    CIO_ASSERT_EQ(TSEND(s, "POST /misuse HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"), 0);
+    n = cio_stream_readuntil(s, "\r\n\r\n", 4, head, sizeof head - 1);
+    CIO_ASSERT_GT(n, 0);
+    CIO_ASSERT_EQ(cio_stream_readexactly(s, body, 3, NULL), 3);
+    cio_stream_abort(s);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+CIO_TEST(http_request_body_out_of_memory_and_after_an_error) {
+    tsrv t;
+    CIO_ASSERT_EQ(start_custom(&t), 0);
+    static tresp r;
+    /* The first allocation (the body buffer) fails: 500. */
+    static const char oom1[] = "POST /oom1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+    CIO_ASSERT_EQ(texchange(&t, oom1, sizeof oom1 - 1, &r, NULL), 500);
+    CIO_ASSERT_EQ(mis_rc[0], -ENOMEM);
+    CIO_ASSERT(strstr(mis_msg[0], "http request body: out of memory") != NULL);
+    /* Growing the buffer for a chunked body over 4 KiB fails: 500, and the
+     * first buffer is not lost (the harness counts allocations). */
+    static char big[6000];
+    int len = snprintf(big, sizeof big,
+                       "POST /oom2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "1388\r\n");
+    memset(big + len, 'z', 5000);
+    len += 5000;
+    len += snprintf(big + len, sizeof big - (size_t)len, "\r\n0\r\n\r\n");
+    mis_rc[0] = 0;
+    CIO_ASSERT_EQ(texchange(&t, big, (size_t)len, &r, NULL), 500);
+    CIO_ASSERT_EQ(mis_rc[0], -ENOMEM);
+    CIO_ASSERT(strstr(mis_msg[0], "http request body: out of memory") != NULL);
+    /* Bad chunked framing: CIO_EPARSE, and every later read says the body
+     * is unusable; the client gets 400. */
+    static const char bad[] = "POST /bad HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "3\r\nabcXY\r\n0\r\n\r\n";
+    bool closed = false;
+    CIO_ASSERT_EQ(texchange(&t, bad, sizeof bad - 1, &r, &closed), 400);
+    CIO_ASSERT(closed);
+    CIO_ASSERT_EQ(mis_rc[0], CIO_EPARSE);
+    CIO_ASSERT(strstr(mis_msg[0], "bad chunked framing") != NULL);
+    CIO_ASSERT_EQ(mis_rc[1], CIO_EPARSE);
+    CIO_ASSERT(strstr(mis_msg[1], "unusable after an earlier error") != NULL);
+    CIO_ASSERT_EQ(mis_rc[2], -EALREADY);
+    CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
