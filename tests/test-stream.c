@@ -955,3 +955,51 @@ CIO_TEST_VCLOCK(set_limits_keeps_zero_fields_and_clamps_write_low) {
     close(p);
     cio_stream_abort(s);
 }
+
+CIO_TEST(earlier_errors_reach_fill_find_and_drain) {
+    /* A reset connection: every read-side call reports it, named. */
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    CIO_ASSERT_EQ(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    CIO_ASSERT_EQ(listen(lfd, 4), 0);
+    getsockname(lfd, (struct sockaddr *)&a, &len);
+    cio_addr ca = {.len = sizeof a};
+    memcpy(&ca.u.in, &a, sizeof a);
+    cio_stream *s;
+    CIO_ASSERT_EQ(cio_connect_addr(&s, &ca, NULL), 0);
+    int c = accept(lfd, NULL, NULL);
+    struct linger lg = {1, 0};
+    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(c);
+    CIO_ASSERT_EQ(cio_stream_fill(s, 1), -ECONNRESET);
+    CIO_ASSERT(strstr(cio_errmsg(), "read 127.0.0.1:") != NULL);
+    cio_seterr(-EIO, "unrelated");
+    CIO_ASSERT_EQ(cio_stream_fill(s, 1), -ECONNRESET);
+    CIO_ASSERT(strstr(cio_errmsg(), "Connection reset by peer") != NULL);
+    cio_seterr(-EIO, "unrelated");
+    CIO_ASSERT_EQ(cio_stream_find(s, "\n", 1, 100), -ECONNRESET);
+    CIO_ASSERT(strstr(cio_errmsg(), "Connection reset by peer") != NULL);
+    char buf[16];
+    CIO_ASSERT_EQ(cio_stream_readuntil(s, "\n", 1, buf, sizeof buf), -ECONNRESET);
+    CIO_ASSERT_EQ(cio_stream_readexactly(s, buf, 4, NULL), -ECONNRESET);
+    CIO_ASSERT_EQ(cio_stream_fill(s, 0), 0); /* nothing wanted: no error */
+    cio_stream_close(s);
+    close(lfd);
+    /* A broken pipe: drain and flush keep reporting it. */
+    int p;
+    s = pair(&p, NULL);
+    close(p);
+    static char big[1 << 20];
+    int rc = cio_stream_write(s, big, sizeof big);
+    if (rc == 0)
+        rc = cio_stream_drain(s);
+    CIO_ASSERT_EQ(rc, -EPIPE);
+    cio_seterr(-EIO, "unrelated");
+    CIO_ASSERT_EQ(cio_stream_drain(s), -EPIPE);
+    CIO_ASSERT(strstr(cio_errmsg(), "drain") != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "Broken pipe") != NULL);
+    CIO_ASSERT_EQ(cio_stream_flush(s), -EPIPE);
+    CIO_ASSERT(strstr(cio_errmsg(), "flush") != NULL);
+    CIO_ASSERT_EQ(cio_stream_close(s), -EPIPE);
+}
