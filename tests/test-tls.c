@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -578,4 +580,63 @@ CIO_TEST(tls_context_key_and_alpn_errors) {
     cio_test_fail_alloc(0);
     CIO_ASSERT_EQ(errno, ENOMEM);
     CIO_ASSERT(strstr(cio_errmsg(), "out of memory") != NULL);
+}
+
+typedef struct {
+    cio_stream *s;
+    int rc;
+} eof_job;
+
+static int write_eof_task(void *arg) {
+    eof_job *j = arg;
+    j->rc = cio_stream_write_eof(j->s);
+    return 0;
+}
+
+CIO_TEST_VCLOCK(tls_write_eof_waits_to_send_close_notify) {
+    tls_pair p;
+    CIO_ASSERT_EQ(tls_pair_start(&p, NULL), 0);
+    /* Fill the socket with whole records, nothing left queued: the
+     * close_notify alert then finds no room. */
+    int fd = cio_stream_fd(p.cli), sndbuf = 0, outq = 0;
+    socklen_t sl = sizeof sndbuf;
+    CIO_ASSERT_EQ(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl), 0);
+    static char rec[16384];
+    memset(rec, 'r', sizeof rec);
+    size_t sent = 0;
+    while (ioctl(fd, SIOCOUTQ, &outq) == 0 && outq < sndbuf) {
+        CIO_ASSERT_EQ(cio_stream_write(p.cli, rec, sizeof rec), 0);
+        CIO_ASSERT_EQ(cio_stream_write_buffered(p.cli), 0);
+        sent += sizeof rec;
+    }
+    CIO_ASSERT_GT(sent, 0);
+    CIO_TIMEOUT(2 * CIO_SEC) {
+        CIO_ASSERT_EQ(cio_stream_write_eof(p.cli), -ETIMEDOUT);
+    }
+    CIO_ASSERT(strstr(cio_errmsg(), "write_eof") != NULL);
+    eof_job j = {p.cli, 1};
+    cio_task *t = cio_spawn(write_eof_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1); /* still waiting */
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    /* Once the peer reads, the alert goes out and the peer sees every
+     * byte, then the end of the stream. */
+    j.rc = 1;
+    t = cio_spawn(write_eof_task, &j);
+    static char in[16384];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = cio_stream_read(p.srv, in, sizeof in)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            CIO_ASSERT_EQ(in[i], 'r');
+        got += (size_t)n;
+    }
+    CIO_ASSERT_EQ(n, 0);
+    CIO_ASSERT_EQ(got, sent);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, 0);
+    CIO_ASSERT_EQ(cio_stream_write(p.cli, "x", 1), -EPIPE);
+    tls_pair_stop(&p);
 }
