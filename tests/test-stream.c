@@ -781,6 +781,27 @@ CIO_TEST(sendfile_after_write_eof_and_errors) {
     close(fd);
 }
 
+/* A file that cannot be sent (not open, a directory) is the file's error,
+ * named so: the connection is not broken by it. */
+CIO_TEST(sendfile_of_a_bad_file_leaves_the_stream_usable) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    CIO_ASSERT_EQ(cio_stream_sendfile(s, -1, 0, 10), -EBADF);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendfile: reading the file (after 0 bytes)") != NULL);
+    int dir = open(cio_test_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CIO_ASSERT_GE(dir, 0);
+    CIO_ASSERT_EQ(cio_stream_sendfile(s, dir, 0, 10), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "reading the file") != NULL);
+    close(dir);
+    CIO_ASSERT_EQ(cio_stream_write(s, "ok", 2), 0);
+    CIO_ASSERT_EQ(cio_stream_drain(s), 0);
+    char got[4] = {0};
+    CIO_ASSERT_EQ(read(p, got, sizeof got), 2);
+    CIO_ASSERT_STREQ(got, "ok");
+    close(p);
+    cio_stream_close(s);
+}
+
 CIO_TEST_VCLOCK(write_eof_waits_for_the_queue_cancelled_and_timed_out) {
     int p;
     cio_stream *s = pair(&p, NULL);
@@ -862,6 +883,41 @@ CIO_TEST(readline_limits_and_last_line) {
     CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 10);
     CIO_ASSERT_STREQ(buf, "abcdefghij");
     CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 0);
+    cio_stream_close(s);
+}
+
+/* A last, unterminated line that fills the caller's buffer exactly (with
+ * its NUL) is returned, and one byte more is over the limit. */
+CIO_TEST(readline_last_line_that_fills_the_buffer_exactly) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    put(p, "abcdefg");
+    close(p);
+    char buf[8];
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, 7), CIO_ELIMIT);
+    CIO_ASSERT(strstr(cio_errmsg(), "within 6 bytes") != NULL);
+    CIO_ASSERT_EQ(cio_stream_buffered(s), 7);
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 7);
+    CIO_ASSERT_STREQ(buf, "abcdefg");
+    CIO_ASSERT_EQ(cio_stream_readline(s, buf, sizeof buf), 0);
+    cio_stream_close(s);
+}
+
+/* readuntil: a last piece exactly at the limit ends the stream with
+ * CIO_EPARTIAL (the piece stays readable); a separator found at exactly
+ * the limit is a match. */
+CIO_TEST(readuntil_at_exactly_the_limit) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    char buf[8];
+    put(p, "abc;defg");
+    close(p);
+    CIO_ASSERT_EQ(cio_stream_readuntil(s, ";", 1, buf, 4), 4);
+    CIO_ASSERT(memcmp(buf, "abc;", 4) == 0);
+    CIO_ASSERT_EQ(cio_stream_readuntil(s, ";", 1, buf, 4), CIO_EPARTIAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "4 bytes buffered") != NULL);
+    CIO_ASSERT_EQ(cio_stream_buffered(s), 4);
+    CIO_ASSERT_EQ(cio_stream_readuntil(s, ";", 1, buf, 3), CIO_ELIMIT);
     cio_stream_close(s);
 }
 

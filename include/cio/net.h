@@ -157,7 +157,9 @@ CIO_API int cio_stream_write(cio_stream *s, const void *buf, size_t n);
 CIO_API int cio_stream_writev(cio_stream *s, const struct iovec *iov, int iovcnt);
 /* Sends n bytes of file fd from offset off (sendfile(2) on plain sockets,
  * read-and-write over TLS) and returns the count sent (less than n if the
- * file is shorter). Flushes the queue first. Suspends. */
+ * file is shorter). Flushes the queue first. An error of the file (bad or
+ * unreadable fd) names the file and leaves the stream usable; an error of
+ * the connection stays, as for write. Suspends. */
 CIO_API ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n);
 /* Waits while more than write_high bytes are queued (until write_low).
  * 0 or the send error (-EPIPE, -ECONNRESET). Suspends. */

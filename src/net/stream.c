@@ -446,7 +446,11 @@ ssize_t cio_stream_find(cio_stream *s, const void *sep, size_t seplen, size_t ma
             }
             scanned = have;
         }
-        if (have >= max)
+        /* Over the limit is an error even at the end (as asyncio's
+         * readuntil). Exactly at it, one more byte tells: the end makes a
+         * last partial piece that fits, more data an overrun. The read
+         * buffer's own limit leaves no room to look, though. */
+        if (have > max)
             break;
         if (s->rerr)
             return sfail(s, s->rerr, "read");
@@ -454,6 +458,8 @@ ssize_t cio_stream_find(cio_stream *s, const void *sep, size_t seplen, size_t ma
             return cio_seterr(CIO_EPARTIAL,
                               "readuntil: stream ended before the separator (%zu bytes buffered)",
                               have);
+        if (have == max && have >= s->limit)
+            break;
         ssize_t r = cio_stream_fill(s, have + 1);
         if (r < 0)
             return r;
@@ -475,12 +481,8 @@ ssize_t cio_stream_readline(cio_stream *s, char *buf, size_t n) {
     if (n == 0)
         return cio_seterr(CIO_ELIMIT, "readline: no room");
     ssize_t len = cio_stream_find(s, "\n", 1, n > 1 ? n - 1 : n);
-    if (len == CIO_EPARTIAL) {
-        size_t have = s->rlen - s->rpos;
-        if (have >= n)
-            return cio_seterr(CIO_ELIMIT, "readline: last line longer than %zu bytes", n - 1);
-        len = (ssize_t)have;
-    }
+    if (len == CIO_EPARTIAL) /* the last line, unterminated: it fits */
+        len = (ssize_t)(s->rlen - s->rpos);
     if (len < 0)
         return len;
     if (len)
@@ -659,6 +661,15 @@ int cio_stream_flush(cio_stream *s) {
     return wait_queued(s, 0, "flush");
 }
 
+/* sendfile(2) errors that come from the file side (the socket is ours and
+ * valid): a bad or unreadable descriptor, one that cannot be read like a
+ * file (a directory, a pipe with an offset), an I/O error, an offset
+ * beyond what the file allows. */
+static bool file_error(int err) {
+    return err == -EBADF || err == -EINVAL || err == -EIO || err == -EOVERFLOW ||
+           err == -ESPIPE || err == -EISDIR || err == -ENXIO;
+}
+
 ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n) {
     int rc = cio_stream_flush(s);
     if (rc < 0)
@@ -694,8 +705,12 @@ ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n) {
             if ((rc = cio__nfd_wait(&s->f, CIO__WRITE)) < 0)
                 return sfail(s, rc, "sendfile");
         } else if (errno != EINTR) {
-            s->werr = -errno;
-            return sfail(s, -errno, "sendfile");
+            int err = -errno;
+            if (file_error(err)) /* the socket is fine: the stream stays usable */
+                return cio_seterr(err, "sendfile: reading the file (after %zu bytes): %s", done,
+                                  cio_strerror(err));
+            s->werr = err;
+            return sfail(s, err, "sendfile");
         }
     }
     return (ssize_t)done;
