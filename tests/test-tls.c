@@ -471,6 +471,7 @@ CIO_TEST_VCLOCK(tls_sendfile_waits_for_the_peer_cancelled_and_timed_out) {
     }
     CIO_ASSERT_EQ(cio_now() - t0, 2 * CIO_SEC);
     CIO_ASSERT(strstr(cio_errmsg(), "timed out") != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendfile (after ") != NULL);
     /* Cancelled while waiting. */
     sendfile_job j = {p.cli, fd, N, 1};
     cio_task *t = cio_spawn(sendfile_task, &j);
@@ -557,11 +558,12 @@ CIO_TEST(tls_context_key_and_alpn_errors) {
     /* OpenSSL checks the pair as it loads the key ("key values mismatch"). */
     CIO_ASSERT(strstr(cio_errmsg(), "mismatch") != NULL);
     CIO_ASSERT(strstr(cio_errmsg(), cli_key) != NULL);
-    /* ALPN lists: empty names and names over 255 bytes are refused. */
+    /* ALPN lists: an empty list, empty names (a trailing comma too) and
+     * names over 255 bytes are refused. */
     char longname[300];
     memset(longname, 'p', sizeof longname - 1);
     longname[sizeof longname - 1] = 0;
-    const char *lists[] = {"h2,,http/1.1", ",h2", longname};
+    const char *lists[] = {"h2,,http/1.1", ",h2", "h2,", "", longname};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
         cio_tls_opts a = {.insecure = true, .alpn = lists[i]};
         errno = 0;

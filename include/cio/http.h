@@ -140,7 +140,8 @@ CIO_API int64_t cio_http_req_content_length(const cio_http_request *r);
 CIO_API ssize_t cio_http_req_read(cio_http_request *r, void *buf, size_t n);
 /* Reads the whole body (at most max_body_bytes) into memory owned by the
  * request; *data is NUL-terminated, *len its length. Errors as
- * cio_http_req_read. Suspends. */
+ * cio_http_req_read, plus -EALREADY once cio_http_req_read has taken part
+ * of the body, and -ENOMEM. Suspends. */
 CIO_API int cio_http_req_body(cio_http_request *r, const char **data, size_t *len);
 
 /* ---- the response ------------------------------------------------------- */

@@ -688,8 +688,11 @@ ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n) {
                 return cio__seterr_code(-errno, "sendfile: reading the file");
             if (r == 0)
                 break;
-            if ((rc = cio_stream_write(s, buf, (size_t)r)) < 0 || (rc = cio_stream_drain(s)) < 0)
-                return rc;
+            if ((rc = cio_stream_write(s, buf, (size_t)r)) < 0 || (rc = cio_stream_drain(s)) < 0) {
+                char why[200]; /* the write's or drain's own message, named as ours */
+                snprintf(why, sizeof why, "%s", cio_errmsg());
+                return cio_seterr(rc, "sendfile (after %zu bytes): %s", done, why);
+            }
             done += (size_t)r;
         }
         return (ssize_t)done;

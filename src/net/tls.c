@@ -89,10 +89,12 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
+/* "h2,http/1.1" to the wire format; an empty list or an empty name
+ * (",h2", "h2,,x", a trailing comma) is refused. */
 static bool alpn_encode(cio_tls_ctx *c, const char *list) {
     unsigned n = 0;
     const char *p = list;
-    while (*p) {
+    for (;;) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         if (len == 0 || len > 255 || n + 1 + len > sizeof c->alpn)
@@ -100,7 +102,9 @@ static bool alpn_encode(cio_tls_ctx *c, const char *list) {
         c->alpn[n++] = (unsigned char)len;
         memcpy(c->alpn + n, p, len);
         n += (unsigned)len;
-        p += len + (e ? 1 : 0);
+        if (!e)
+            break;
+        p = e + 1;
     }
     c->alpn_len = n;
     return true;
