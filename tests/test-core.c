@@ -4,12 +4,14 @@
 #include <cio/test.h>
 
 #include "core/internal.h"
+#include "core/runtime.h"
 
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -251,6 +253,83 @@ CIO_TEST(stack_overflow_is_reported_with_the_task_name) {
     CIO_ASSERT(strstr(out, "stack overflow") != NULL);
     CIO_ASSERT(strstr(out, "recurser") != NULL);
 #endif
+}
+
+/* The same overflow on each kind of stack: a slab stack with a guard page
+ * installed by madvise (Linux 6.13+), a stack in a mapping of its own with
+ * an mprotect'ed guard page (older kernels, within the budget), and a slab
+ * stack with only the canary (older kernels, beyond the budget). */
+static void overflow_child_no_slab_guards(void) {
+    cio__stack_slab_guards(0);
+    overflow_child();
+}
+static void overflow_child_canary_only(void) {
+    cio__stack_slab_guards(0);
+    cio__stack_guard_budget_override(0);
+    overflow_child();
+}
+
+CIO_TEST(stack_overflow_is_reported_on_every_kind_of_stack) {
+    void (*kinds[])(void) = {overflow_child_no_slab_guards, overflow_child_canary_only};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        char out[4096];
+        int st = run_in_child(kinds[i], out, sizeof out);
+        CIO_ASSERT(!(WIFEXITED(st) && WEXITSTATUS(st) == 0));
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+        CIO_ASSERT(strstr(out, "stack overflow") != NULL);
+        CIO_ASSERT(strstr(out, "recurser") != NULL);
+#endif
+    }
+}
+
+/* Reads the byte just under a parked task's stack: a guard page faults
+ * (the child dies of SIGSEGV, since the fault is not in the running
+ * task's own guard), an untouched gap page reads as zero. */
+static int parked(void *arg) {
+    (void)arg;
+    return cio_sleep(CIO_SEC);
+}
+static cio_task *probe_target;
+static int probe_main(void *arg) {
+    (void)arg;
+    /* More stacks than the old budget of separately guarded mappings. */
+    enum { N = 9000 };
+    static cio_task *ts[N];
+    for (int i = 0; i < N; i++)
+        ts[i] = cio_spawn(parked, NULL);
+    cio_yield(); /* every task has run and parked on its stack */
+    probe_target = ts[N - 1];
+    volatile char *under = probe_target->body->stack->lo - 1;
+    fprintf(stderr, "read %d\n", *under);
+    for (int i = 0; i < N; i++)
+        cio_cancel(ts[i]);
+    return cio_gather(ts, N, NULL);
+}
+static void *probe_thread(void *arg) {
+    (void)arg;
+    cio_run(probe_main, NULL);
+    return NULL;
+}
+static void probe_child(void) {
+    pthread_t th;
+    pthread_create(&th, NULL, probe_thread, NULL);
+    pthread_join(th, NULL);
+}
+
+CIO_TEST(slab_stacks_have_guard_pages_where_the_kernel_can) {
+    char out[4096];
+    int st = run_in_child(probe_child, out, sizeof out);
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CIO_ASSERT(p != MAP_FAILED);
+    bool kernel_can = madvise(p, 4096, 102 /* MADV_GUARD_INSTALL */) == 0;
+    munmap(p, 4096);
+    if (kernel_can) {
+        CIO_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+        CIO_ASSERT(strstr(out, "read") == NULL);
+    } else {
+        CIO_ASSERT(WIFEXITED(st));
+        CIO_ASSERT(strstr(out, "read 0") != NULL);
+    }
 }
 
 /* ---- cancellation ---- */

@@ -288,6 +288,11 @@ size_t cio__loop_reap(cio_loop *L);
 
 /* stack.c */
 size_t cio__stack_guard_budget(void);
+/* Test hooks (stack.c): the separately-guarded budget of the next loops
+ * (-1 = derived again), and whether slab stacks get guard pages (0 = as if
+ * the kernel could not, -1 = probe again). */
+CIO_API void cio__stack_guard_budget_override(long n);
+CIO_API void cio__stack_slab_guards(int known);
 
 /* error.c */
 void cio__errmsg_propagate(const cio_task *from);

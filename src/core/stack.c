@@ -1,18 +1,26 @@
 /* Task stacks: mmap'd with MAP_NORESERVE (pages are committed on first
  * touch), pooled warm for reuse, and checked for overflow.
  *
- * Linux allows 65,530 mappings per process by default, and a stack with a
- * guard page costs two. So the first stacks get guard pages (a fault there
- * is reported with the task's name), and beyond a budget derived from
- * vm.max_map_count stacks are carved from slabs of many stacks in one
- * mapping, protected by a canary checked at every switch. */
+ * Stacks are carved from slabs of many stacks in one mapping, with an
+ * untouched page under each. Where the kernel can make that page a guard
+ * page without a mapping of its own (MADV_GUARD_INSTALL, Linux 6.13), it
+ * does: every stack then has a guard page, a fault there is reported with
+ * the task's name, and a million stacks still fit in a default
+ * vm.max_map_count. On older kernels a guard page needs a mapping of its
+ * own (mprotect splits one into two), and 65,530 are allowed by default:
+ * the first stacks get separate guarded mappings, within a budget derived
+ * from vm.max_map_count, and slab stacks beyond it are protected by a
+ * canary checked at every switch. */
+#define _GNU_SOURCE /* REG_RSP, for the stack pointer of a fault */
 #include "core/runtime.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #ifdef CIO__ASAN
@@ -29,7 +37,43 @@
 #define SLAB_STACKS 256
 #define WARM_MAX 1024 /* free stacks kept fully warm per pool */
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13; older headers lack it */
+#endif
+
+/* Whether madvise(MADV_GUARD_INSTALL) works here: 1 yes, 0 no, -1 not yet
+ * probed. The probe is one page mapped, advised and unmapped, once. */
+static atomic_int slab_guards_known = -1;
+
+static bool slab_guards(void) {
+    int known = atomic_load_explicit(&slab_guards_known, memory_order_relaxed);
+    if (cio__likely(known >= 0))
+        return known;
+    long page = sysconf(_SC_PAGESIZE);
+    void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    known = p != MAP_FAILED && madvise(p, (size_t)page, MADV_GUARD_INSTALL) == 0;
+    if (p != MAP_FAILED)
+        munmap(p, (size_t)page);
+    atomic_store_explicit(&slab_guards_known, known, memory_order_relaxed);
+    return known;
+}
+
+/* Used by the tests: pretend the kernel has no guard-page advice (0), or
+ * probe it again (-1). */
+CIO_API void cio__stack_slab_guards(int known) {
+    atomic_store_explicit(&slab_guards_known, known, memory_order_relaxed);
+}
+
+static long budget_override = -1;
+
+/* Used by the tests: the next loops' budget of separately guarded stacks
+ * (-1: derived from vm.max_map_count again). */
+CIO_API void cio__stack_guard_budget_override(long n) { budget_override = n; }
+
 size_t cio__stack_guard_budget(void) {
+    if (budget_override >= 0)
+        return (size_t)budget_override;
     long max_maps = 65530;
     FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
     if (f) {
@@ -137,7 +181,11 @@ static cio__stack *stack_new_slab(cio_loop *L, cio__stack_pool *p, size_t size) 
     }
     char *slot = p->slab;
     p->slab += stride;
-    /* below the slot: the lower neighbour's top word, or the sentinel's */
+    /* The slot's first page, under the stack, becomes its guard page if
+     * the kernel can; else the canary is the word under the slot: the
+     * lower neighbour's top word, or the sentinel's. */
+    if (slab_guards() && madvise(slot, L->page, MADV_GUARD_INSTALL) == 0)
+        return stack_init(slot + L->page, size, NULL);
     return stack_init(slot + L->page, size, (const uint64_t *)(slot - 8));
 }
 
@@ -188,7 +236,7 @@ cio__stack *cio__stack_get(cio_loop *L, size_t size) {
         p->ncold--;
         return s;
     }
-    if (L->guarded_count < L->guard_budget)
+    if (L->guarded_count < L->guard_budget && (!slab_guards() || !p))
         return stack_new_guarded(L, size);
     return stack_new_slab(L, p, size);
 }
@@ -271,15 +319,32 @@ void cio__stack_overflow(cio_task *t) {
     abort();
 }
 
-/* A fault inside the running task's guard page is an overflow: name the
- * task. Anything else is re-raised with the default action. */
+/* The stack pointer of the interrupted code, or NULL where unknown. */
+__attribute__((unused)) static char *fault_sp(void *uc) {
+    ucontext_t *u = uc;
+#if defined(__x86_64__)
+    return (char *)u->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (char *)u->uc_mcontext.sp;
+#else
+    (void)u;
+    return NULL;
+#endif
+}
+
+/* A fault inside the running task's guard page, or with its stack pointer
+ * already under its stack (a slab stack without a guard page that ran on
+ * through the memory below until it hit something unmapped), is an
+ * overflow: name the task. Anything else is re-raised with the default
+ * action. */
 __attribute__((unused)) static void on_segv(int sig, siginfo_t *si, void *uc) {
-    (void)uc;
     cio_loop *L = cio__tls_loop;
     cio_task *t = L ? L->cur : NULL;
-    if (t && t->body && t->body->stack->guarded) {
-        char *addr = si->si_addr, *lo = t->body->stack->lo;
-        if (addr < lo && addr >= lo - L->page - 4096)
+    if (t && t->body) {
+        char *addr = si->si_addr, *lo = t->body->stack->lo, *sp = fault_sp(uc);
+        if (t->body->stack->guarded && addr < lo && addr >= lo - L->page - 4096)
+            cio__stack_overflow(t);
+        if (sp && sp < lo)
             cio__stack_overflow(t);
     }
     signal(sig, SIG_DFL);
