@@ -726,3 +726,184 @@ static void whole_cancel_body(void) {
     CIO_ASSERT_EQ(cio_test_fd_count(), fds);
 }
 CIO_TEST(fs_whole_file_cancelled) { FS_BOTH(whole_cancel_body); }
+
+/* ---- errors of the line readers, read_all and pwrite ---- */
+
+static void line_errors_body(void) {
+    const char *p = tpath("line-errors");
+    CIO_ASSERT_EQ(cio_fs_write_file(p, "alpha\nbeta\n", 11), 0);
+    char b[16], *line = NULL, *all = (char *)1;
+    size_t len = 0;
+    /* Bad arguments and a file not open for reading, each named. */
+    CIO_ASSERT_EQ(cio_file_readline(NULL, b, sizeof b), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "readline: file is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_file_next_line(NULL, &line, &len), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "next_line: file is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_file_read_all(NULL, &all, &len), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "read_all: file is NULL") != NULL);
+    cio_file *f = cio_file_open(p, "a", 0);
+    CIO_ASSERT(f != NULL);
+    CIO_ASSERT_EQ(cio_file_readline(f, b, sizeof b), -EBADF);
+    CIO_ASSERT(strstr(cio_errmsg(), "readline") != NULL && strstr(cio_errmsg(), p) != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "not open for reading") != NULL);
+    CIO_ASSERT_EQ(cio_file_next_line(f, &line, &len), -EBADF);
+    CIO_ASSERT(strstr(cio_errmsg(), "next_line") != NULL && strstr(cio_errmsg(), p) != NULL);
+    CIO_ASSERT_EQ(cio_file_read_all(f, &all, &len), -EBADF);
+    CIO_ASSERT(strstr(cio_errmsg(), "read_all") != NULL && strstr(cio_errmsg(), p) != NULL);
+    CIO_ASSERT(all == (char *)1); /* untouched on an argument error */
+    CIO_ASSERT_EQ(cio_file_next_line(f, NULL, &len), -EINVAL);
+    CIO_ASSERT_EQ(cio_file_read_all(f, NULL, &len), -EINVAL);
+    CIO_ASSERT_EQ(cio_file_close(f), 0);
+    f = cio_file_open(p, "r", 0);
+    CIO_ASSERT(f != NULL);
+    CIO_ASSERT_EQ(cio_file_pwrite(f, "x", 1, 0), -EBADF);
+    CIO_ASSERT(strstr(cio_errmsg(), "pwrite") != NULL && strstr(cio_errmsg(), p) != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "not open for writing") != NULL);
+    CIO_ASSERT_EQ(cio_file_pwrite(f, NULL, 1, 0), -EINVAL);
+    CIO_ASSERT_EQ(cio_file_close(f), 0);
+
+    /* A read that fails (a directory opened for reading) reaches each
+     * reader with its name and the path. */
+    const char *d = cio_test_tmpdir();
+    f = cio_file_open(d, "r", 0);
+    CIO_ASSERT(f != NULL);
+    CIO_ASSERT_EQ(cio_file_readline(f, b, sizeof b), -EISDIR);
+    CIO_ASSERT(strstr(cio_errmsg(), "readline") != NULL && strstr(cio_errmsg(), d) != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "directory") != NULL);
+    CIO_ASSERT_EQ(cio_file_next_line(f, &line, &len), -EISDIR);
+    CIO_ASSERT(strstr(cio_errmsg(), "next_line") != NULL && strstr(cio_errmsg(), d) != NULL);
+    all = (char *)1;
+    CIO_ASSERT_EQ(cio_file_read_all(f, &all, &len), -EISDIR);
+    CIO_ASSERT(strstr(cio_errmsg(), d) != NULL && strstr(cio_errmsg(), "directory") != NULL);
+    CIO_ASSERT(all == NULL);
+    CIO_ASSERT_EQ(cio_file_close(f), 0);
+
+    /* A device that is always full: pwrite fails with ENOSPC, named. */
+    f = cio_file_open("/dev/full", "w", 0);
+    CIO_ASSERT(f != NULL);
+    CIO_ASSERT_EQ(cio_file_pwrite(f, "abc", 3, 0), -ENOSPC);
+    CIO_ASSERT(strstr(cio_errmsg(), "pwrite /dev/full") != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "No space left") != NULL);
+    CIO_ASSERT_EQ(cio_file_close(f), 0);
+}
+CIO_TEST(fs_line_readers_read_all_and_pwrite_errors) { FS_BOTH(line_errors_body); }
+
+/* Each allocation of the line readers and read_all fails once: -ENOMEM
+ * naming the call and the path, nothing read is lost, and the next call
+ * goes on where the file was. */
+static void line_oom_body(void) {
+    const char *p = tpath("line-oom");
+    CIO_ASSERT_EQ(cio_fs_write_file(p, "alpha\nbeta\ngamma\n", 17), 0);
+    cio_file *f = cio_file_open(p, "r", 0);
+    CIO_ASSERT(f != NULL);
+    char b[16];
+    int failures = 0;
+    ssize_t r = 0;
+    for (long n = 1; n < 10; n++) {
+        cio_test_fail_alloc(n);
+        r = cio_file_readline(f, b, sizeof b);
+        cio_test_fail_alloc(0);
+        if (r >= 0)
+            break;
+        CIO_ASSERT_EQ(r, -ENOMEM);
+        CIO_ASSERT(strstr(cio_errmsg(), "readline") != NULL && strstr(cio_errmsg(), p) != NULL);
+        CIO_ASSERT_EQ(cio_file_tell(f), 0);
+        failures++;
+    }
+    CIO_ASSERT_GE(failures, 2); /* the line buffer, then the read itself */
+    CIO_ASSERT_EQ(r, 6);
+    CIO_ASSERT_STREQ(b, "alpha\n");
+    CIO_ASSERT_EQ(cio_file_close(f), 0);
+
+    char *line = NULL;
+    size_t len = 0;
+    int rc = 0;
+    long last = 0; /* the last allocation to fail: the line's own buffer */
+    failures = 0;
+    for (long n = 1; n < 10; n++) {
+        f = cio_file_open(p, "r", 0);
+        CIO_ASSERT(f != NULL);
+        cio_test_fail_alloc(n);
+        rc = cio_file_next_line(f, &line, &len);
+        cio_test_fail_alloc(0);
+        if (rc == 0)
+            break;
+        CIO_ASSERT_EQ(cio_file_close(f), 0);
+        CIO_ASSERT_EQ(rc, -ENOMEM);
+        CIO_ASSERT(strstr(cio_errmsg(), "next_line") != NULL && strstr(cio_errmsg(), p) != NULL);
+        failures++;
+        last = n;
+    }
+    CIO_ASSERT_GE(failures, 3); /* the read buffer, the read, the line */
+    CIO_ASSERT_EQ(rc, 0);
+    CIO_ASSERT_EQ(len, 6);
+    CIO_ASSERT_STREQ(line, "alpha\n");
+    CIO_ASSERT_EQ(cio_file_close(f), 0);
+    /* The line's buffer failing keeps the bytes already read. */
+    f = cio_file_open(p, "r", 0);
+    CIO_ASSERT(f != NULL);
+    cio_test_fail_alloc(last);
+    rc = cio_file_next_line(f, &line, &len);
+    cio_test_fail_alloc(0);
+    CIO_ASSERT_EQ(rc, -ENOMEM);
+    CIO_ASSERT_EQ(cio_file_next_line(f, &line, &len), 0);
+    CIO_ASSERT_STREQ(line, "alpha\n");
+    CIO_ASSERT_EQ(cio_file_next_line(f, &line, &len), 0);
+    CIO_ASSERT_STREQ(line, "beta\n");
+
+    /* read_all after a line: the rest of the file, once memory is back. */
+    char *all = (char *)1;
+    cio_test_fail_alloc(1);
+    rc = cio_file_read_all(f, &all, &len);
+    cio_test_fail_alloc(0);
+    CIO_ASSERT_EQ(rc, -ENOMEM);
+    CIO_ASSERT(strstr(cio_errmsg(), "read_all") != NULL && strstr(cio_errmsg(), p) != NULL);
+    CIO_ASSERT(all == NULL);
+    CIO_ASSERT_EQ(cio_file_read_all(f, &all, &len), 0);
+    CIO_ASSERT_EQ(len, 6);
+    CIO_ASSERT_STREQ(all, "gamma\n");
+    cio_fs_free(all);
+    CIO_ASSERT_EQ(cio_file_close(f), 0);
+}
+CIO_TEST(fs_line_readers_and_read_all_out_of_memory) { FS_BOTH(line_oom_body); }
+
+/* read_all of a pipe starts with a 64 KiB buffer and grows it when that
+ * fills: each of its allocations fails once in turn, always -ENOMEM with
+ * the path named and no buffer handed out, until it reads all 64 KiB. */
+static void read_all_grow_oom_body(void) {
+    char p[600];
+    snprintf(p, sizeof p, "%s", tpath("grow-fifo"));
+    CIO_ASSERT_EQ(mkfifo(p, 0600), 0);
+    enum { N = 65536 }; /* a pipe's default capacity: one read fills the buffer */
+    char *data = pattern(N, 5);
+    int failures = 0, rc = -1;
+    char *all = NULL;
+    size_t len = 0;
+    for (long n = 1; n < 20 && rc != 0; n++) {
+        int wfd = open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        CIO_ASSERT_GE(wfd, 0);
+        CIO_ASSERT_EQ(write(wfd, data, N), N);
+        cio_file *f = cio_file_open(p, "r", 0);
+        close(wfd); /* the reader sees the N bytes, then the end */
+        CIO_ASSERT(f != NULL);
+        all = (char *)1;
+        cio_test_fail_alloc(n);
+        rc = cio_file_read_all(f, &all, &len);
+        cio_test_fail_alloc(0);
+        CIO_ASSERT_EQ(cio_file_close(f), 0);
+        if (rc == 0)
+            break;
+        CIO_ASSERT_EQ(rc, -ENOMEM);
+        CIO_ASSERT(all == NULL);
+        CIO_ASSERT(strstr(cio_errmsg(), p) != NULL);
+        failures++;
+    }
+    CIO_ASSERT_EQ(rc, 0);
+    CIO_ASSERT_GE(failures, 3); /* the buffer, the read, the growth */
+    CIO_ASSERT_EQ(len, (size_t)N);
+    CIO_ASSERT(memcmp(all, data, N) == 0);
+    cio_fs_free(all);
+    free(data);
+    unlink(p);
+}
+CIO_TEST(fs_read_all_of_a_pipe_out_of_memory) { FS_BOTH(read_all_grow_oom_body); }
