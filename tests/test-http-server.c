@@ -3,6 +3,7 @@
  * starts its own server on 127.0.0.1 and talks to it over real sockets
  * from tasks on the same loop, asserting exact status lines and bodies. */
 #include "http_test_util.h"
+#include <limits.h>
 
 #include <pthread.h>
 
@@ -1188,4 +1189,68 @@ CIO_TEST(http_request_body_out_of_memory_and_after_an_error) {
     CIO_ASSERT(strstr(mis_msg[1], "unusable after an earlier error") != NULL);
     CIO_ASSERT_EQ(mis_rc[2], -EALREADY);
     CIO_ASSERT_EQ(tsrv_stop(&t, CIO_SEC), 0);
+}
+
+/* Every status code with a reason phrase in RFC 9110 (and 429 / 431 from
+ * RFC 6585) that the library knows gives that phrase; codes it does not
+ * know give "". */
+CIO_TEST(http_status_text_gives_the_standard_reason_phrases) {
+    static const struct {
+        int code;
+        const char *text;
+    } known[] = {
+        {100, "Continue"},
+        {101, "Switching Protocols"},
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {204, "No Content"},
+        {206, "Partial Content"},
+        {301, "Moved Permanently"},
+        {302, "Found"},
+        {303, "See Other"},
+        {304, "Not Modified"},
+        {307, "Temporary Redirect"},
+        {308, "Permanent Redirect"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {408, "Request Timeout"},
+        {409, "Conflict"},
+        {410, "Gone"},
+        {411, "Length Required"},
+        {413, "Content Too Large"},
+        {414, "URI Too Long"},
+        {415, "Unsupported Media Type"},
+        {416, "Range Not Satisfiable"},
+        {417, "Expectation Failed"},
+        {422, "Unprocessable Content"},
+        {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {502, "Bad Gateway"},
+        {503, "Service Unavailable"},
+        {504, "Gateway Timeout"},
+        {505, "HTTP Version Not Supported"},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        const char *t = cio_http_status_text(known[i].code);
+        CIO_ASSERT(t != NULL);
+        if (strcmp(t, known[i].text) != 0)
+            fprintf(stderr, "status %d: \"%s\", expected \"%s\"\n", known[i].code, t,
+                    known[i].text);
+        CIO_ASSERT_STREQ(t, known[i].text);
+    }
+    static const int unknown[] = {INT_MIN, -200, -1, 0, 1, 99, 102, 199, 203, 299, 305, 399,
+                                  402, 418, 499, 599, 600, 1000, 200000, INT_MAX};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        const char *t = cio_http_status_text(unknown[i]);
+        CIO_ASSERT(t != NULL);
+        if (*t)
+            fprintf(stderr, "status %d: \"%s\", expected \"\"\n", unknown[i], t);
+        CIO_ASSERT_STREQ(t, "");
+    }
 }
