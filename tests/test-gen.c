@@ -4,6 +4,8 @@
 #include <cio.h>
 #include <cio/test.h>
 
+#include <stdlib.h>
+
 #define I(x) ((void *)(intptr_t)(x))
 #define V(p) ((int)(intptr_t)(p))
 
@@ -196,4 +198,110 @@ CIO_TEST_VCLOCK(gen_producer_cancelled_at_its_yield) {
     CIO_ASSERT_STREQ(trace, "start;yield-error;");
     CIO_ASSERT_EQ(cio_gen_next(&g, &v), CIO_EEND);
     CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+}
+
+/* A producer that goes on yielding after its yield said the generator was
+ * closed: every later yield is CIO_ECLOSED at once, with its message. */
+static int yield_after_close[3];
+static char yield_after_close_msg[128];
+
+static int stubborn(cio_gen *g, void *arg) {
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        yield_after_close[i] = 1;
+    yield_after_close[0] = cio_gen_yield(g, I(1)); /* 0: the consumer asked again */
+    yield_after_close[1] = cio_gen_yield(g, I(2)); /* parked here when closed */
+    yield_after_close[2] = cio_gen_yield(g, I(3));
+    snprintf(yield_after_close_msg, sizeof yield_after_close_msg, "%s", cio_errmsg());
+    return 0;
+}
+
+CIO_TEST_VCLOCK(gen_yield_after_close_is_eclosed) {
+    cio_gen g;
+    CIO_ASSERT_EQ(cio_gen_init(&g, stubborn, NULL), 0);
+    void *v;
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0);
+    CIO_ASSERT_EQ(V(v), 1);
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0);
+    CIO_ASSERT_EQ(V(v), 2);
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+    CIO_ASSERT_EQ(yield_after_close[0], 0);
+    CIO_ASSERT_EQ(yield_after_close[1], CIO_ECLOSED);
+    CIO_ASSERT_EQ(yield_after_close[2], CIO_ECLOSED); /* returns at once, never parks */
+    CIO_ASSERT_STREQ(yield_after_close_msg, "generator closed");
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), CIO_EEND); /* closed: exhausted from now on */
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+}
+
+static int three_values(cio_gen *g, void *arg) {
+    (void)arg;
+    for (int i = 1; i <= 3; i++)
+        if (cio_gen_yield(g, I(i)) < 0)
+            return 0;
+    return 0;
+}
+
+static int wait_for_event(void *arg) { return cio_event_wait(arg); }
+
+/* The first next cannot spawn the producer: -ENOMEM with its message, the
+ * generator is left as it was (nothing ran, nothing leaked), and a later
+ * next starts it normally. Task handles come from chunks, so fillers take
+ * handles until the producer's spawn needs a new chunk and that fails. */
+CIO_TEST(gen_next_out_of_memory_for_the_producer) {
+    enum { MAX = 2048 };
+    cio_task **fill = calloc(MAX, sizeof *fill);
+    CIO_ASSERT(fill != NULL);
+    cio_event ev;
+    cio_event_init(&ev);
+    cio_gen g;
+    void *v = I(-1);
+    int rc = 0, nfill = 0;
+    while (nfill < MAX) {
+        CIO_ASSERT_EQ(cio_gen_init(&g, three_values, NULL), 0);
+        v = I(-1);
+        cio_test_fail_alloc(1);
+        rc = cio_gen_next(&g, &v);
+        cio_test_fail_alloc(0);
+        if (rc < 0)
+            break;
+        CIO_ASSERT_EQ(V(v), 1);
+        CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+        fill[nfill] = cio_spawn(wait_for_event, &ev); /* takes the handle g used */
+        CIO_ASSERT(fill[nfill] != NULL);
+        nfill++;
+    }
+    CIO_ASSERT_EQ(rc, -ENOMEM);
+    CIO_ASSERT_STREQ(cio_errmsg(), "cio_gen_next: cannot spawn the producer");
+    CIO_ASSERT_EQ(V(v), -1);
+    CIO_ASSERT(g.task == NULL);
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0); /* memory back: it starts from the beginning */
+    CIO_ASSERT_EQ(V(v), 1);
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0);
+    CIO_ASSERT_EQ(V(v), 2);
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), 0);
+    CIO_ASSERT_EQ(V(v), 3);
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), CIO_EEND);
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+    /* A generator that never got its producer can be closed as it is. */
+    CIO_ASSERT_EQ(cio_gen_init(&g, three_values, NULL), 0);
+    fill[nfill] = cio_spawn(wait_for_event, &ev); /* the handle just given back */
+    CIO_ASSERT(fill[nfill] != NULL);
+    nfill++;
+    while (nfill < MAX) { /* use up the new chunk too */
+        cio_test_fail_alloc(1);
+        rc = cio_gen_next(&g, &v);
+        cio_test_fail_alloc(0);
+        if (rc < 0)
+            break;
+        CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+        CIO_ASSERT_EQ(cio_gen_init(&g, three_values, NULL), 0);
+        CIO_ASSERT((fill[nfill++] = cio_spawn(wait_for_event, &ev)) != NULL);
+    }
+    CIO_ASSERT_EQ(rc, -ENOMEM);
+    CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+    CIO_ASSERT_EQ(cio_gen_next(&g, &v), CIO_EEND);
+    cio_event_set(&ev);
+    for (int i = 0; i < nfill; i++)
+        CIO_ASSERT_EQ(cio_join(fill[i]), 0);
+    free(fill);
 }
