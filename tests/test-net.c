@@ -162,6 +162,31 @@ CIO_TEST(dns_lookup_cancelled_while_waiting) {
     CIO_ASSERT(strstr(cio_errmsg(), "no room") != NULL);
 }
 
+/* A lookup that cannot allocate its job, or the copies of host and port
+ * it hands to the resolver: -ENOMEM naming the host, nothing leaked, and
+ * the same lookup works once memory is back. */
+CIO_TEST(dns_resolve_out_of_memory_leaks_nothing) {
+    cio_addr a[4];
+    char buf[CIO_ADDRSTRLEN];
+    for (long n = 1; n <= 3; n++) { /* the job, the host, the port */
+        memset(a, 0, sizeof a);
+        cio_test_fail_alloc(n);
+        int rc = cio_resolve("localhost", "8080", AF_INET, SOCK_STREAM, a, 4);
+        cio_test_fail_alloc(0);
+        CIO_ASSERT_EQ(rc, -ENOMEM);
+        CIO_ASSERT_STREQ(cio_errmsg(), "resolve localhost: out of memory");
+        CIO_ASSERT_EQ(a[0].len, 0); /* nothing written */
+    }
+    int n = cio_resolve("localhost", "8080", AF_INET, SOCK_STREAM, a, 4);
+    CIO_ASSERT_GE(n, 1);
+    CIO_ASSERT_STREQ(cio_addr_str(&a[0], buf, sizeof buf), "127.0.0.1:8080");
+    /* Numeric hosts need no memory at all. */
+    cio_test_fail_alloc(1);
+    n = cio_resolve("127.0.0.1", "8080", AF_INET, SOCK_STREAM, a, 4);
+    cio_test_fail_alloc(0);
+    CIO_ASSERT_EQ(n, 1);
+}
+
 /* A listener whose accept queue is full drops further SYNs, so a connect
  * to it hangs: the connect timeout must end it. */
 CIO_TEST(tcp_connect_timeout_and_cancel) {
