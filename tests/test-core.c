@@ -1420,6 +1420,63 @@ CIO_TEST(cio_run_without_free_fds_fails_cleanly) {
     CIO_ASSERT(out[1]);
 }
 
+static int run_oom_ran;
+static int count_and_return_7(void *arg) {
+    (void)arg;
+    run_oom_ran++;
+    return 7;
+}
+
+#define RUN_OOM_TRIES 64
+static int run_oom_rc[RUN_OOM_TRIES], run_oom_ran_at[RUN_OOM_TRIES];
+static char run_oom_msg[RUN_OOM_TRIES][160];
+
+/* On a thread with no loop: cio_run_with with each allocation failing in
+ * turn, errno holding something unrelated beforehand. */
+static void *run_with_oom_thread(void *arg) {
+    (void)arg;
+    cio_run_opts o = {.no_sigint = true};
+    for (int n = 1; n < RUN_OOM_TRIES; n++) {
+        run_oom_ran = 0;
+        errno = ENOENT;
+        cio_test_fail_alloc(n);
+        run_oom_rc[n] = cio_run_with(count_and_return_7, NULL, &o);
+        cio_test_fail_alloc(0);
+        run_oom_ran_at[n] = run_oom_ran;
+        snprintf(run_oom_msg[n], sizeof run_oom_msg[n], "%s", cio_errmsg());
+        if (run_oom_rc[n] == 7)
+            break;
+    }
+    return NULL;
+}
+
+/* cio_run_with when the loop, the main task or its stack cannot be
+ * allocated: -ENOMEM with a message naming which, main never runs, nothing is leaked (the
+ * harness checks), and with memory back it runs main once. */
+CIO_TEST(run_with_out_of_memory_fails_cleanly) {
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, run_with_oom_thread, NULL), 0);
+    pthread_join(th, NULL);
+    int loop_failures = 0, main_failures = 0, n;
+    for (n = 1; n < RUN_OOM_TRIES && run_oom_rc[n] != 7; n++) {
+        if (run_oom_rc[n] != -ENOMEM)
+            fprintf(stderr, "allocation %d: %d (%s)\n", n, run_oom_rc[n], run_oom_msg[n]);
+        CIO_ASSERT_EQ(run_oom_rc[n], -ENOMEM);
+        CIO_ASSERT_EQ(run_oom_ran_at[n], 0);
+        if (strstr(run_oom_msg[n], "cio_run: cannot create the loop") == run_oom_msg[n])
+            loop_failures++;
+        else if (strcmp(run_oom_msg[n], "cio_run: cannot create the main task") == 0)
+            main_failures++;
+        else /* the main task exists, but its stack does not: it ends before it runs */
+            CIO_ASSERT_STREQ(run_oom_msg[n], "spawn: cannot map a task stack");
+    }
+    CIO_ASSERT_LT(n, RUN_OOM_TRIES);
+    CIO_ASSERT_EQ(run_oom_rc[n], 7);
+    CIO_ASSERT_EQ(run_oom_ran_at[n], 1);
+    CIO_ASSERT_GE(loop_failures, 1);
+    CIO_ASSERT_GE(main_failures, 1);
+}
+
 /* ---- debug mode turns misuse into an abort with a message ---- */
 
 static cio_task *released;
