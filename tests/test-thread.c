@@ -575,3 +575,45 @@ CIO_TEST(to_thread_out_of_memory) {
     CIO_ASSERT_GT(failed, 0);
     CIO_ASSERT_EQ(cio_to_thread(answer, &where), 42);
 }
+
+static atomic_int rts_oom_runs;
+static int rts_count(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&rts_oom_runs, 1);
+    return 9;
+}
+typedef struct {
+    cio_loop *loop;
+    int rc[2], runs[2];
+    char msg[2][160];
+} rts_oom;
+/* Off the loop: a call whose request cannot be posted, then one that can. */
+static void *rts_oom_thread(void *arg) {
+    rts_oom *o = arg;
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&rts_oom_runs, 0);
+        cio_test_fail_alloc(i == 0 ? 1 : 0); /* the first: the post itself */
+        o->rc[i] = cio_run_threadsafe(o->loop, rts_count, NULL);
+        cio_test_fail_alloc(0);
+        o->runs[i] = atomic_load(&rts_oom_runs);
+        snprintf(o->msg[i], sizeof o->msg[i], "%s", cio_errmsg());
+    }
+    return NULL;
+}
+
+/* run_threadsafe that cannot post its request to the loop: -ENOMEM at once
+ * with a message saying so, the function never runs, nothing leaks; the
+ * next call goes through. */
+CIO_TEST(run_threadsafe_out_of_memory_for_the_post) {
+    static rts_oom o;
+    o.loop = cio_loop_current();
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, rts_oom_thread, &o), 0);
+    CIO_ASSERT_EQ(cio_to_thread(join_thread, &th), 0);
+    CIO_ASSERT_EQ(o.rc[0], -ENOMEM);
+    CIO_ASSERT_EQ(o.runs[0], 0);
+    CIO_ASSERT_STREQ(o.msg[0],
+                     "cio_run_threadsafe: cannot post to the loop: Cannot allocate memory");
+    CIO_ASSERT_EQ(o.rc[1], 9);
+    CIO_ASSERT_EQ(o.runs[1], 1);
+}
