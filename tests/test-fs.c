@@ -615,6 +615,33 @@ static void proc_file_body(void) {
 }
 CIO_TEST(fs_read_file_of_a_proc_file) { FS_BOTH(proc_file_body); }
 
+/* /proc files report a size of 0 and are made as they are read, a page or
+ * so per read: read_all and read_file must read on to the real end (the
+ * last record of smaps ends with its VmFlags line). */
+static bool ends_with_whole_smaps(const char *s, size_t n) {
+    if (n < 8192 || s[n - 1] != '\n')
+        return false;
+    const char *last = s + n - 1;
+    while (last > s && last[-1] != '\n')
+        last--;
+    return strncmp(last, "VmFlags:", 8) == 0;
+}
+static void proc_read_all_body(void) {
+    cio_file *f = cio_file_open("/proc/self/smaps", "r", 0);
+    CIO_ASSERT(f != NULL);
+    char *s;
+    size_t n;
+    CIO_ASSERT_EQ(cio_file_read_all(f, &s, &n), 0);
+    CIO_ASSERT(ends_with_whole_smaps(s, n));
+    CIO_ASSERT_EQ(strlen(s), n);
+    cio_fs_free(s);
+    CIO_ASSERT_EQ(cio_file_close(f), 0);
+    CIO_ASSERT_EQ(cio_fs_read_file("/proc/self/smaps", &s, &n), 0);
+    CIO_ASSERT(ends_with_whole_smaps(s, n));
+    cio_fs_free(s);
+}
+CIO_TEST(fs_read_all_of_a_large_proc_file_reads_to_the_end) { FS_BOTH(proc_read_all_body); }
+
 struct fifo_writer {
     const char *path;
     size_t n;

@@ -187,6 +187,34 @@ CIO_TEST(dns_resolve_out_of_memory_leaks_nothing) {
     CIO_ASSERT_EQ(n, 1);
 }
 
+/* Every allocation of a lookup failing in turn, past the job and its
+ * copies too (the helper task, the thread pool's job): always -ENOMEM
+ * naming the host, never a name-resolution failure, until one succeeds. */
+CIO_TEST(dns_resolve_any_allocation_failing_is_enomem) {
+    cio_addr a[4];
+    int rc = -1;
+    long n;
+    for (n = 1; n < 40 && rc < 0; n++) {
+        memset(a, 0, sizeof a);
+        cio_test_fail_alloc(n);
+        rc = cio_resolve("localhost", "80", AF_INET, SOCK_STREAM, a, 4);
+        cio_test_fail_alloc(0);
+        if (rc < 0) {
+            CIO_ASSERT_EQ(rc, -ENOMEM);
+            CIO_ASSERT(strncmp(cio_errmsg(), "resolve localhost", 17) == 0);
+            CIO_ASSERT_EQ(a[0].len, 0);
+        }
+    }
+    CIO_ASSERT_GE(rc, 1);
+    CIO_ASSERT_GT(n, 4); /* the failures reached past the job's own copies */
+    /* No host (a passive lookup): the message has no "(null)". */
+    cio_test_fail_alloc(2); /* the copy of the port */
+    rc = cio_resolve(NULL, "80", AF_INET, SOCK_STREAM, a, 4);
+    cio_test_fail_alloc(0);
+    CIO_ASSERT_EQ(rc, -ENOMEM);
+    CIO_ASSERT(strstr(cio_errmsg(), "(null)") == NULL);
+}
+
 /* A listener whose accept queue is full drops further SYNs, so a connect
  * to it hangs: the connect timeout must end it. */
 CIO_TEST(tcp_connect_timeout_and_cancel) {

@@ -68,12 +68,21 @@ CIO_TEST(to_thread_error_without_message_gets_one_naming_the_call) {
     CIO_ASSERT(strstr(cio_errmsg(), "no such widget: w-7") != NULL);
 }
 
+/* Fails with a message, then makes the very next allocation fail: on this
+ * worker thread that is the copy of the message (the loop thread is idle,
+ * waiting for this call). */
+static int fails_then_no_memory(void *arg) {
+    (void)arg;
+    int rc = cio_seterr(-ENOENT, "no such widget: %s", "w-8");
+    cio_test_fail_alloc(1);
+    return rc;
+}
+
 CIO_TEST(to_thread_error_message_survives_a_failed_copy) {
-    pthread_t where;
-    CIO_ASSERT_EQ(cio_to_thread(answer, &where), 42); /* set-up allocations */
-    cio_test_fail_alloc(1); /* the next one: the worker's copy of the message */
-    CIO_ASSERT_EQ(cio_to_thread(fails, NULL), -ENOENT);
+    CIO_ASSERT_EQ(cio_to_thread(fails_then_no_memory, NULL), -ENOENT);
+    cio_test_fail_alloc(0);
     CIO_ASSERT(strstr(cio_errmsg(), "cio_to_thread") != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "w-8") == NULL);
 }
 
 static void *outside_loop(void *arg) {

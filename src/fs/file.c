@@ -325,7 +325,10 @@ int cio_file_read_all(cio_file *f, char **out, size_t *len) {
     bool regular = f->seekable && fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode);
     if (regular && st.st_size > f->pos)
         cap = (size_t)(st.st_size - f->pos) + 1;
-    f->known_end = regular ? st.st_size : -1;
+    /* A short read at the reported size is the end, one read saved; but
+     * /proc and similar files report 0 for content made as it is read. */
+    bool sized = regular && st.st_size > 0;
+    f->known_end = sized ? st.st_size : -1;
     char *buf = cio__malloc(cap + 1);
     if (!buf)
         return fail(-ENOMEM, "read_all", f->path);
@@ -351,7 +354,7 @@ int cio_file_read_all(cio_file *f, char **out, size_t *len) {
         if (r == 0)
             break;
         n += (size_t)r;
-        if (regular && (size_t)r < want && f->pos >= st.st_size)
+        if (sized && (size_t)r < want && f->pos >= st.st_size)
             break; /* at the end fstat reported: read_full checked it */
     }
     f->known_end = -1;

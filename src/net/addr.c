@@ -145,6 +145,7 @@ typedef struct dns_job {
     struct addrinfo hints;
     struct addrinfo *res;
     int rc, syserr;
+    int pool_err; /* the pool could not run the lookup (e.g. -ENOMEM) */
     bool done, abandoned;
     cio__waitq q;
 } dns_job;
@@ -172,7 +173,7 @@ static int dns_helper(void *arg) {
     rc = cio_to_thread(dns_run, j);
     cio_shield_end(&sh);
     if (rc < 0)
-        j->rc = EAI_SYSTEM, j->syserr = -rc;
+        j->pool_err = rc;
     if (j->abandoned) {
         dns_job_free(j);
         return 0;
@@ -211,14 +212,15 @@ int cio_resolve(const char *host, const char *port, int family, int socktype,
     int rc = cio__check_in_task("cio_resolve");
     if (rc < 0)
         return rc;
+    const char *name = host ? host : "";
     dns_job *j = cio__calloc(1, sizeof *j);
     if (!j)
-        return cio_seterr(-ENOMEM, "resolve %s: out of memory", host ? host : "");
+        return cio_seterr(-ENOMEM, "resolve %s: out of memory", name);
     j->host = host && *host ? cio__strdup(host) : NULL;
     j->port = port && *port ? cio__strdup(port) : NULL;
     if ((host && *host && !j->host) || (port && *port && !j->port)) {
         dns_job_free(j);
-        return cio_seterr(-ENOMEM, "resolve %s: out of memory", host);
+        return cio_seterr(-ENOMEM, "resolve %s: out of memory", name);
     }
     j->hints.ai_family = family;
     j->hints.ai_socktype = socktype;
@@ -226,7 +228,7 @@ int cio_resolve(const char *host, const char *port, int family, int socktype,
     cio_task *t = cio_spawn(dns_helper, j);
     if (!t) {
         dns_job_free(j);
-        return cio_seterr(-ENOMEM, "resolve %s: out of memory", host);
+        return cio_seterr(-ENOMEM, "resolve %s: out of memory", name);
     }
     cio_detach(t);
     while (!j->done) {
@@ -234,8 +236,13 @@ int cio_resolve(const char *host, const char *port, int family, int socktype,
         rc = cio__waitq_wait(&j->q, &w);
         if (rc < 0) {
             j->abandoned = true;
-            return cio_seterr(rc, "resolve %s: %s", host ? host : "", cio_strerror(rc));
+            return cio_seterr(rc, "resolve %s: %s", name, cio_strerror(rc));
         }
+    }
+    if (j->pool_err || j->rc == EAI_MEMORY) { /* ours, not the name's */
+        rc = j->pool_err ? j->pool_err : -ENOMEM;
+        dns_job_free(j);
+        return cio_seterr(rc, "resolve %s: the lookup could not run: %s", name, cio_strerror(rc));
     }
     if (j->rc != 0) {
         rc = gai_error(j->rc, j->syserr, host, port);
@@ -253,6 +260,6 @@ int cio_resolve(const char *host, const char *port, int family, int socktype,
     }
     dns_job_free(j);
     if (n == 0)
-        return cio_seterr(CIO_EDNS, "resolve %s: no usable address", host ? host : "");
+        return cio_seterr(CIO_EDNS, "resolve %s: no usable address", name);
     return (int)n;
 }
