@@ -593,12 +593,17 @@ static int rts_count(void *arg) {
 }
 typedef struct {
     cio_loop *loop;
+    sem_t go;
+    pthread_t th;
     int rc[2], runs[2];
     char msg[2][160];
 } rts_oom;
-/* Off the loop: a call whose request cannot be posted, then one that can. */
+/* Off the loop: a call whose request cannot be posted, then one that can.
+ * It starts only once the loop is parked in the test's to_thread call, so
+ * the failure it arms cannot hit an allocation of the loop's own. */
 static void *rts_oom_thread(void *arg) {
     rts_oom *o = arg;
+    sem_wait(&o->go);
     for (int i = 0; i < 2; i++) {
         atomic_store(&rts_oom_runs, 0);
         cio_test_fail_alloc(i == 0 ? 1 : 0); /* the first: the post itself */
@@ -613,12 +618,19 @@ static void *rts_oom_thread(void *arg) {
 /* run_threadsafe that cannot post its request to the loop: -ENOMEM at once
  * with a message saying so, the function never runs, nothing leaks; the
  * next call goes through. */
+static int start_and_join(void *arg) {
+    rts_oom *o = arg;
+    sem_post(&o->go); /* the loop is parked in this call by now */
+    return pthread_join(o->th, NULL);
+}
+
 CIO_TEST(run_threadsafe_out_of_memory_for_the_post) {
     static rts_oom o;
     o.loop = cio_loop_current();
-    pthread_t th;
-    CIO_ASSERT_EQ(pthread_create(&th, NULL, rts_oom_thread, &o), 0);
-    CIO_ASSERT_EQ(cio_to_thread(join_thread, &th), 0);
+    sem_init(&o.go, 0, 0);
+    CIO_ASSERT_EQ(pthread_create(&o.th, NULL, rts_oom_thread, &o), 0);
+    CIO_ASSERT_EQ(cio_to_thread(start_and_join, &o), 0);
+    sem_destroy(&o.go);
     CIO_ASSERT_EQ(o.rc[0], -ENOMEM);
     CIO_ASSERT_EQ(o.runs[0], 0);
     CIO_ASSERT_STREQ(o.msg[0],

@@ -465,8 +465,7 @@ int cio_run_with(cio_fn main, void *arg, const cio_run_opts *opts) {
     cio__last_run_leaked = cio__loop_reap(L);
     sigint_remove(L);
     cio__guard_handler_remove(L);
-    L->closing = true;
-    loop_free(L);
+    loop_free(L); /* sets closing, under the post lock */
     cio__tls_loop = NULL;
     run_exit_hooks();
     return result;
