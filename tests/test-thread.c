@@ -1,5 +1,6 @@
 /* The thread pool, cio_to_thread, cio_call_threadsafe, cio_run_threadsafe. */
 #include <cio/test.h>
+#include <cio/sync.h>
 #include <cio/thread.h>
 
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "core/runtime.h"
 
 /* A one-task flag to wait on from a task and set from loop callbacks. */
 typedef struct {
@@ -637,4 +639,70 @@ CIO_TEST(run_threadsafe_out_of_memory_for_the_post) {
                      "cio_run_threadsafe: cannot post to the loop: Cannot allocate memory");
     CIO_ASSERT_EQ(o.rc[1], 9);
     CIO_ASSERT_EQ(o.runs[1], 1);
+}
+
+/* A loop on another thread whose stack slab is full and which may not map
+ * separately guarded stacks: the next task's stack needs a new slab, whose
+ * record an injected failure can refuse. */
+static cio_event l2_stop = CIO_EVENT_INIT;
+static cio_loop *l2_loop;
+static sem_t l2_ready;
+enum { L2_PARKED = 255 }; /* with main, the 256 stacks of one slab */
+
+static int l2_parked(void *arg) {
+    (void)arg;
+    return cio_event_wait(&l2_stop);
+}
+static int l2_main(void *arg) {
+    (void)arg;
+    static cio_task *ts[L2_PARKED];
+    for (int i = 0; i < L2_PARKED; i++)
+        ts[i] = cio_spawn(l2_parked, NULL);
+    cio_yield(); /* each has run, and parked on its own stack */
+    l2_loop = cio_loop_current();
+    sem_post(&l2_ready);
+    int rc = cio_event_wait(&l2_stop);
+    int g = cio_gather(ts, L2_PARKED, NULL);
+    return rc < 0 ? rc : g;
+}
+static void *l2_thread(void *arg) {
+    (void)arg;
+    cio_run_opts o = {.no_sigint = true};
+    cio_run_with(l2_main, NULL, &o);
+    return NULL;
+}
+static void l2_stop_now(void *arg) {
+    (void)arg;
+    cio_event_set(&l2_stop);
+}
+
+/* The task a request starts cannot get a stack: the caller hears of it at
+ * once (-ENOMEM, with the reason), instead of waiting for that loop to
+ * close; with memory back the next request runs. */
+CIO_TEST(run_threadsafe_whose_task_cannot_get_a_stack_answers_at_once) {
+    sem_init(&l2_ready, 0, 0);
+    cio_event_clear(&l2_stop);
+    cio__stack_guard_budget_override(0);
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, l2_thread, NULL), 0);
+    sem_wait(&l2_ready); /* blocks this loop: nothing else allocates here */
+    cio__stack_guard_budget_override(-1);
+    int stack_failures = 0, rc = -1;
+    for (long n = 1; n < 8; n++) { /* the post, the loop's probe, the watch, ... */
+        atomic_store(&rts_oom_runs, 0);
+        cio_test_fail_alloc(n);
+        rc = cio_run_threadsafe(l2_loop, rts_count, NULL);
+        cio_test_fail_alloc(0);
+        if (rc != 9) {
+            CIO_ASSERT_EQ(rc, -ENOMEM);
+            CIO_ASSERT_EQ(atomic_load(&rts_oom_runs), 0);
+            stack_failures += strstr(cio_errmsg(), "the task ended before it ran: spawn: "
+                                                   "cannot map a task stack") != NULL;
+        }
+    }
+    CIO_ASSERT_EQ(rc, 9);
+    CIO_ASSERT_EQ(stack_failures, 1);
+    CIO_ASSERT_EQ(cio_call_threadsafe(l2_loop, l2_stop_now, NULL), 0);
+    pthread_join(th, NULL);
+    sem_destroy(&l2_ready);
 }

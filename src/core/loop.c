@@ -84,6 +84,8 @@ static void run_exit_hooks(void) {
 
 /* ---- cross-thread posts ---- */
 
+bool cio__loop_closing(const cio_loop *L) { return L->closing; }
+
 int cio__loop_post(cio_loop *L, void (*fn)(void *), void *arg) {
     if (!L || !fn)
         return -EINVAL;

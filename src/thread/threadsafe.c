@@ -1,6 +1,6 @@
 /* cio_run_threadsafe: run a task on another thread's loop and wait for it
  * from here (asyncio.run_coroutine_threadsafe(...).result()). */
-#include "core/internal.h"
+#include "core/runtime.h"
 
 #include "cio/thread.h"
 
@@ -15,6 +15,7 @@ struct request {
     void *arg;
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    bool listed; /* on the started list (under started_lock) */
     bool done;
     int result;
     char msg[256];
@@ -46,53 +47,96 @@ static void finish(request *r, int result, const char *msg) {
     pthread_mutex_unlock(&r->lock);
 }
 
-static int request_task(void *arg) {
-    request *r = arg;
-    int rc = r->fn(r->arg);
+/* Takes r off the started list if it is still there: whoever does answers
+ * it (once answered, r may be gone with its caller's stack). */
+static bool claim(request *r) {
     pthread_mutex_lock(&started_lock);
-    unlist(r);
+    bool listed = r->listed;
+    if (listed) {
+        unlist(r);
+        r->listed = false;
+    }
     pthread_mutex_unlock(&started_lock);
-    finish(r, rc, rc < 0 ? cio_errmsg() : "");
+    return listed;
+}
+
+/* The request's task is watched, not detached, so that a task that ends
+ * without running (its stack could not be mapped, or the loop cancelled
+ * it first) still answers its caller at once. Lives on the heap: it
+ * outlives the request. */
+typedef struct {
+    cio__watcher base;
+    request *r;
+    bool ran;
+} task_watch;
+
+static int request_task(void *arg) {
+    task_watch *tw = arg;
+    request *r = tw->r;
+    tw->ran = true;
+    int rc = r->fn(r->arg);
+    if (claim(r))
+        finish(r, rc, rc < 0 ? cio_errmsg() : "");
     return 0;
 }
 
-/* Run exit, on the thread whose loop just ended. */
+static void task_ended(cio__watcher *w, cio_task *t, int index) {
+    (void)index;
+    task_watch *tw = (task_watch *)w;
+    if (!tw->ran && claim(tw->r)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cio_run_threadsafe: the task ended before it ran: %s",
+                 t->result == -ECANCELED ? "cancelled (the loop is closing)"
+                                         : cio__task_msg(t) ? cio__task_msg(t)
+                                                            : cio_strerror(t->result));
+        finish(tw->r, t->result < 0 ? t->result : -ECANCELED, msg);
+    }
+    cio__task_release(cio__loop(), t);
+    cio__free(tw);
+}
+
+/* Run exit, on the thread whose loop just ended: a safety net, since every
+ * task ends before the loop does. */
 static void answer_leftovers(void) {
     pthread_mutex_lock(&started_lock);
     for (request *r = started, *n; r; r = n) {
         n = r->next;
         if (pthread_equal(r->loop_thread, pthread_self())) {
             unlist(r);
+            r->listed = false;
             finish(r, -ECANCELED, "cio_run_threadsafe: the loop closed before the task ran");
         }
     }
     pthread_mutex_unlock(&started_lock);
 }
 
-static void nothing(void *arg) { (void)arg; }
-
 /* On the loop's thread, outside any task. */
 static void start(void *arg) {
     request *r = arg;
     /* Posts run one last time while the loop is being freed, when no task
-     * can run any more; a post made now is refused then, which tells the
-     * two cases apart. */
-    if (cio__loop_post(cio__loop(), nothing, NULL) == -ESHUTDOWN) {
+     * can run any more. */
+    if (cio__loop_closing(cio__loop())) {
         finish(r, -ESHUTDOWN, "cio_run_threadsafe: the loop closed before the task started");
         return;
     }
-    cio_task *t = cio_spawn_with(request_task, r, &(cio_spawn_opts){.name = "threadsafe"});
+    task_watch *tw = cio__calloc(1, sizeof *tw);
+    cio_task *t = tw ? cio_spawn_with(request_task, tw, &(cio_spawn_opts){.name = "threadsafe"})
+                     : NULL;
     if (!t) {
+        cio__free(tw);
         finish(r, -ENOMEM, "cio_run_threadsafe: cannot spawn the task");
         return;
     }
-    cio_detach(t);
+    tw->base.done = task_ended;
+    tw->r = r;
+    t->watcher = &tw->base; /* before it first runs: it ends through task_ended */
     r->loop_thread = pthread_self();
     pthread_mutex_lock(&started_lock);
     r->next = started;
     if (started)
         started->prev = r;
     started = r;
+    r->listed = true;
     pthread_mutex_unlock(&started_lock);
     cio__at_run_exit(answer_leftovers);
 }
