@@ -293,6 +293,7 @@ size_t cio__stack_guard_budget(void);
  * the kernel could not, -1 = probe again). */
 CIO_API void cio__stack_guard_budget_override(long n);
 CIO_API void cio__stack_slab_guards(int known);
+CIO_API bool cio__stack_slab_guards_work(void);
 
 /* error.c */
 void cio__errmsg_propagate(const cio_task *from);

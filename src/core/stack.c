@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -42,7 +43,9 @@
 #endif
 
 /* Whether madvise(MADV_GUARD_INSTALL) works here: 1 yes, 0 no, -1 not yet
- * probed. The probe is one page mapped, advised and unmapped, once. */
+ * probed. The probe maps a page, advises it, and checks that the kernel
+ * now refuses to read it (an emulator may accept the advice and ignore
+ * it): once per process. */
 static atomic_int slab_guards_known = -1;
 
 static bool slab_guards(void) {
@@ -50,14 +53,22 @@ static bool slab_guards(void) {
     if (cio__likely(known >= 0))
         return known;
     long page = sysconf(_SC_PAGESIZE);
-    void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
+    char *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    known = p != MAP_FAILED && madvise(p, (size_t)page, MADV_GUARD_INSTALL) == 0;
-    if (p != MAP_FAILED)
+    known = 0;
+    if (p != MAP_FAILED) {
+        char byte;
+        struct iovec here = {&byte, 1}, there = {p, 1};
+        known = madvise(p, (size_t)page, MADV_GUARD_INSTALL) == 0 &&
+                process_vm_readv(getpid(), &here, 1, &there, 1, 0) < 0 && errno == EFAULT;
         munmap(p, (size_t)page);
+    }
     atomic_store_explicit(&slab_guards_known, known, memory_order_relaxed);
     return known;
 }
+
+/* Used by the tests: whether slab stacks get guard pages here. */
+CIO_API bool cio__stack_slab_guards_work(void) { return slab_guards(); }
 
 /* Used by the tests: pretend the kernel has no guard-page advice (0), or
  * probe it again (-1). */
