@@ -934,3 +934,36 @@ static void read_all_grow_oom_body(void) {
     unlink(p);
 }
 CIO_TEST(fs_read_all_of_a_pipe_out_of_memory) { FS_BOTH(read_all_grow_oom_body); }
+
+/* A FIFO has no offsets: every seek is -ESPIPE naming the path and leaves
+ * the position alone, and an append-mode write still counts its bytes
+ * (lseek cannot report the end there). */
+static void fifo_seek_body(void) {
+    char p[600];
+    snprintf(p, sizeof p, "%s", tpath("seek-fifo"));
+    CIO_ASSERT_EQ(mkfifo(p, 0600), 0);
+    int rfd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* lets "a" open at once */
+    CIO_ASSERT_GE(rfd, 0);
+    cio_file *f = cio_file_open(p, "a", 0);
+    CIO_ASSERT(f != NULL);
+    CIO_ASSERT_EQ(cio_file_tell(f), 0);
+    CIO_ASSERT_EQ(cio_file_write(f, "abc", 3), 3);
+    CIO_ASSERT_EQ(cio_file_tell(f), 3);
+    char want[700];
+    snprintf(want, sizeof want, "seek %s: Illegal seek", p);
+    const int whence[] = {SEEK_SET, SEEK_CUR, SEEK_END};
+    for (int i = 0; i < 3; i++) {
+        CIO_ASSERT_EQ(cio_file_seek(f, 1, whence[i]), -ESPIPE);
+        CIO_ASSERT_STREQ(cio_errmsg(), want);
+        CIO_ASSERT_EQ(cio_file_tell(f), 3);
+    }
+    CIO_ASSERT_EQ(cio_file_puts(f, "de"), 2);
+    CIO_ASSERT_EQ(cio_file_tell(f), 5);
+    CIO_ASSERT_EQ(cio_file_close(f), 0);
+    char buf[8] = {0};
+    CIO_ASSERT_EQ(read(rfd, buf, sizeof buf), 5);
+    CIO_ASSERT_STREQ(buf, "abcde");
+    close(rfd);
+    unlink(p);
+}
+CIO_TEST(fs_seek_on_a_fifo_is_espipe_naming_the_path) { FS_BOTH(fifo_seek_body); }

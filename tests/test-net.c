@@ -733,6 +733,152 @@ CIO_TEST(udp_recv_cancelled_and_errors) {
     cio_udp_close(NULL);
 }
 
+/* connect(2) on a UDP socket: sends without an address go to the peer,
+ * only the peer's datagrams arrive, an ICMP refusal comes back as
+ * -ECONNREFUSED, AF_UNSPEC dissolves the association, and an address the
+ * socket cannot use is refused with that address named. */
+CIO_TEST(udp_connect_filters_peers_and_names_bad_addresses) {
+    cio_udp *a, *b, *c;
+    CIO_ASSERT_EQ(cio_udp_open(&a, "127.0.0.1", "0"), 0);
+    CIO_ASSERT_EQ(cio_udp_open(&b, "127.0.0.1", "0"), 0);
+    CIO_ASSERT_EQ(cio_udp_open(&c, "127.0.0.1", "0"), 0);
+    cio_addr aa, ba;
+    CIO_ASSERT_EQ(cio_udp_local(a, &aa), 0);
+    CIO_ASSERT_EQ(cio_udp_local(b, &ba), 0);
+    char buf[16], want[600];
+
+    /* Unconnected, a send needs an address. */
+    CIO_ASSERT_EQ(cio_udp_sendto(a, "x", 1, NULL), -EDESTADDRREQ);
+    snprintf(want, sizeof want, "sendto udp fd %d: ", cio_udp_fd(a));
+    CIO_ASSERT(strncmp(cio_errmsg(), want, strlen(want)) == 0);
+
+    /* Connected to b: c's datagram is dropped, b's arrives. */
+    CIO_ASSERT_EQ(cio_udp_connect(a, &ba), 0);
+    CIO_ASSERT_EQ(cio_udp_sendto(c, "from-c", 6, &aa), 6);
+    CIO_ASSERT_EQ(cio_udp_sendto(b, "from-b", 6, &aa), 6);
+    cio_addr from;
+    CIO_ASSERT_EQ(cio_udp_recvfrom(a, buf, sizeof buf, &from), 6);
+    CIO_ASSERT(memcmp(buf, "from-b", 6) == 0);
+    CIO_ASSERT_EQ(cio_addr_port(&from), cio_udp_port(b));
+    CIO_ASSERT_EQ(cio_udp_sendto(a, "to-b", 4, NULL), 4);
+    CIO_ASSERT_EQ(cio_udp_recvfrom(b, buf, sizeof buf, &from), 4);
+    CIO_ASSERT_EQ(cio_addr_port(&from), cio_udp_port(a));
+    CIO_TIMEOUT(50 * CIO_MS) { /* c's datagram never shows up later either */
+        CIO_ASSERT_EQ(cio_udp_recvfrom(a, buf, sizeof buf, NULL), -ETIMEDOUT);
+    }
+
+    /* Connected to a port nobody has: the kernel's refusal reaches the
+     * waiting recvfrom as -ECONNREFUSED. */
+    cio_addr nobody;
+    char port[16];
+    snprintf(port, sizeof port, "%d", free_port());
+    CIO_ASSERT_EQ(cio_addr_parse(&nobody, "127.0.0.1", port), 0);
+    CIO_ASSERT_EQ(cio_udp_connect(c, &nobody), 0);
+    CIO_ASSERT_EQ(cio_udp_sendto(c, "hello?", 6, NULL), 6);
+    ssize_t rc = 0;
+    CIO_TIMEOUT(5 * CIO_SEC) { rc = cio_udp_recvfrom(c, buf, sizeof buf, NULL); }
+    CIO_ASSERT_EQ(rc, -ECONNREFUSED);
+    snprintf(want, sizeof want, "recvfrom udp fd %d: ", cio_udp_fd(c));
+    CIO_ASSERT(strncmp(cio_errmsg(), want, strlen(want)) == 0);
+    CIO_ASSERT(strstr(cio_errmsg(), "refused") != NULL);
+
+    /* AF_UNSPEC dissolves the association: no default peer any more. */
+    cio_addr unspec = {.len = sizeof(struct sockaddr)};
+    unspec.u.sa.sa_family = AF_UNSPEC;
+    CIO_ASSERT_EQ(cio_udp_connect(a, &unspec), 0);
+    CIO_ASSERT_EQ(cio_udp_sendto(a, "x", 1, NULL), -EDESTADDRREQ);
+
+    /* Addresses an IPv4 socket cannot connect to, each named. */
+    cio_addr unset = {0};
+    CIO_ASSERT_EQ(cio_udp_connect(a, &unset), -EINVAL);
+    CIO_ASSERT_STREQ(cio_errmsg(), "udp connect (no address): Invalid argument");
+    cio_addr v6;
+    CIO_ASSERT_EQ(cio_addr_parse(&v6, "::1", "9"), 0);
+    CIO_ASSERT_EQ(cio_udp_connect(a, &v6), -EAFNOSUPPORT);
+    CIO_ASSERT(strncmp(cio_errmsg(), "udp connect [::1]:9: ", 21) == 0);
+    cio_addr un;
+    char path[512];
+    snprintf(path, sizeof path, "%s/udp.sock", cio_test_tmpdir());
+    CIO_ASSERT_EQ(cio_addr_unix(&un, path), 0);
+    CIO_ASSERT_EQ(cio_udp_connect(a, &un), -EAFNOSUPPORT);
+    snprintf(want, sizeof want, "udp connect %s: ", path);
+    CIO_ASSERT(strncmp(cio_errmsg(), want, strlen(want)) == 0);
+    /* A failed connect leaves the socket as it was: still usable. */
+    CIO_ASSERT_EQ(cio_udp_sendto(a, "ok", 2, &ba), 2);
+    CIO_ASSERT_EQ(cio_udp_recvfrom(b, buf, sizeof buf, NULL), 2);
+
+    /* A host the resolver cannot find: CIO_EDNS naming it, nothing opened. */
+    cio_udp *u = (cio_udp *)1;
+    CIO_ASSERT_EQ(cio_udp_open(&u, "no-such-host.invalid", "0"), CIO_EDNS);
+    CIO_ASSERT(u == NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "resolve no-such-host.invalid") != NULL);
+    cio_udp_close(a);
+    cio_udp_close(b);
+    cio_udp_close(c);
+}
+
+/* A family filter the host cannot match: the numeric shortcut does not
+ * apply, and the resolver's refusal is CIO_EDNS naming host and port, with
+ * nothing written. (The "no usable address" return after a successful
+ * getaddrinfo cannot be reached: getaddrinfo never succeeds with an empty
+ * list, and every address it gives fits a cio_addr.) */
+CIO_TEST(dns_family_filter_that_matches_nothing_is_edns) {
+    cio_addr a[2];
+    memset(a, 0, sizeof a);
+    CIO_ASSERT_EQ(cio_resolve("::1", "80", AF_INET, SOCK_DGRAM, a, 2), CIO_EDNS);
+    CIO_ASSERT(strncmp(cio_errmsg(), "resolve ::1:80: ", 16) == 0);
+    CIO_ASSERT_EQ(a[0].len, 0);
+    CIO_ASSERT_EQ(cio_resolve("127.0.0.1", "53", AF_INET6, SOCK_DGRAM, a, 2), CIO_EDNS);
+    CIO_ASSERT(strncmp(cio_errmsg(), "resolve 127.0.0.1:53: ", 22) == 0);
+    CIO_ASSERT_EQ(a[0].len, 0);
+    /* The same hosts with a matching family are parsed in place. */
+    CIO_ASSERT_EQ(cio_resolve("::1", "80", AF_INET6, SOCK_DGRAM, a, 2), 1);
+    CIO_ASSERT_EQ(a[0].u.sa.sa_family, AF_INET6);
+}
+
+static int never_runs(void *arg) {
+    (void)arg;
+    return 0;
+}
+
+/* The helper task that hands a lookup to the pool cannot be spawned (no
+ * free task handle, and no memory for a new block of them): -ENOMEM naming
+ * the host, the job freed, and the next lookup works. The handles of the
+ * loop's first block are taken by tasks that never run, until a spawn has
+ * to allocate; that allocation is then the lookup's fourth (after its job
+ * and the copies of host and port). */
+CIO_TEST(dns_helper_spawn_failure_is_enomem_naming_the_host) {
+    enum { MAX = 1024 };
+    static cio_task *held[MAX];
+    int n = 0;
+    for (;;) {
+        CIO_ASSERT(n < MAX);
+        cio_test_fail_alloc(1);
+        cio_task *t = cio_spawn(never_runs, NULL);
+        cio_test_fail_alloc(0);
+        if (!t)
+            break; /* the block is full: the next spawn must allocate */
+        held[n++] = t;
+    }
+    CIO_ASSERT_EQ(errno, ENOMEM);
+    CIO_ASSERT_GT(n, 0);
+    cio_addr a[2];
+    memset(a, 0, sizeof a);
+    cio_test_fail_alloc(4);
+    int rc = cio_resolve("localhost", "80", AF_INET, SOCK_STREAM, a, 2);
+    cio_test_fail_alloc(0);
+    CIO_ASSERT_EQ(rc, -ENOMEM);
+    CIO_ASSERT_STREQ(cio_errmsg(), "resolve localhost: out of memory");
+    CIO_ASSERT_EQ(a[0].len, 0);
+    for (int i = 0; i < n; i++) /* all before any join lets them run */
+        cio_cancel(held[i]);
+    for (int i = 0; i < n; i++)
+        CIO_ASSERT_EQ(cio_join(held[i]), -ECANCELED);
+    rc = cio_resolve("localhost", "80", AF_INET, SOCK_STREAM, a, 2);
+    CIO_ASSERT_GE(rc, 1);
+    CIO_ASSERT_EQ(cio_addr_port(&a[0]), 80);
+}
+
 /* ---- a peer that never reads ---- */
 
 static int flood_handler(cio_stream *s, void *arg) {
