@@ -737,6 +737,34 @@ CIO_TEST(udp_recv_cancelled_and_errors) {
  * only the peer's datagrams arrive, an ICMP refusal comes back as
  * -ECONNREFUSED, AF_UNSPEC dissolves the association, and an address the
  * socket cannot use is refused with that address named. */
+/* NULL sockets, buffers and addresses are -EINVAL with a message, never a
+ * crash. */
+CIO_TEST(udp_null_arguments_are_einval) {
+    cio_udp *u;
+    CIO_ASSERT_EQ(cio_udp_open(&u, "127.0.0.1", "0"), 0);
+    cio_addr a;
+    char buf[4];
+    CIO_ASSERT_EQ(cio_udp_open(NULL, NULL, NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "udp open") != NULL);
+    CIO_ASSERT_EQ(cio_udp_connect(NULL, &a), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "udp connect: the socket is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_udp_connect(u, NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "udp connect: the address is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_udp_sendto(NULL, "x", 1, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_udp_sendto(u, NULL, 1, NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "udp sendto: the buffer is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_udp_recvfrom(NULL, buf, sizeof buf, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_udp_recvfrom(u, NULL, 4, NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "udp recvfrom: the buffer is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_udp_local(NULL, &a), -EINVAL);
+    CIO_ASSERT_EQ(cio_udp_local(u, NULL), -EINVAL);
+    CIO_ASSERT_EQ(cio_udp_port(NULL), -1);
+    CIO_ASSERT_EQ(cio_udp_fd(NULL), -1);
+    cio_udp_close(NULL);
+    CIO_ASSERT_GT(cio_udp_port(u), 0); /* the socket still works */
+    cio_udp_close(u);
+}
+
 CIO_TEST(udp_connect_filters_peers_and_names_bad_addresses) {
     cio_udp *a, *b, *c;
     CIO_ASSERT_EQ(cio_udp_open(&a, "127.0.0.1", "0"), 0);

@@ -303,7 +303,8 @@ CIO_API ssize_t cio_udp_sendto(cio_udp *u, const void *buf, size_t n, const cio_
 /* Receives one datagram (truncated to n) and its sender (from may be
  * NULL); returns its length. Suspends. */
 CIO_API ssize_t cio_udp_recvfrom(cio_udp *u, void *buf, size_t n, cio_addr *from);
-/* The bound address / port. */
+/* The bound address (0 or an error) / port (-1 on error) / descriptor
+ * (-1 for NULL). A NULL socket, buffer or address is -EINVAL everywhere. */
 CIO_API int cio_udp_local(const cio_udp *u, cio_addr *a);
 CIO_API int cio_udp_port(const cio_udp *u);
 CIO_API int cio_udp_fd(const cio_udp *u);

@@ -20,6 +20,8 @@ static int ufail(const cio_udp *u, int code, const char *op, const cio_addr *to)
 }
 
 int cio_udp_open(cio_udp **out, const char *host, const char *port) {
+    if (!out)
+        return cio_seterr(-EINVAL, "udp open: the output pointer is NULL");
     *out = NULL;
     cio__net_init();
     cio_addr a = {0};
@@ -55,12 +57,16 @@ int cio_udp_open(cio_udp **out, const char *host, const char *port) {
 }
 
 int cio_udp_connect(cio_udp *u, const cio_addr *peer) {
+    if (!u || !peer)
+        return cio_seterr(-EINVAL, "udp connect: %s is NULL", u ? "the address" : "the socket");
     if (connect(u->f.fd, &peer->u.sa, peer->len) < 0)
         return ufail(u, -errno, "udp connect", peer);
     return 0;
 }
 
 ssize_t cio_udp_sendto(cio_udp *u, const void *buf, size_t n, const cio_addr *to) {
+    if (!u || (!buf && n))
+        return cio_seterr(-EINVAL, "udp sendto: %s is NULL", u ? "the buffer" : "the socket");
     for (;;) {
         ssize_t r = to ? sendto(u->f.fd, buf, n, MSG_NOSIGNAL, &to->u.sa, to->len)
                        : send(u->f.fd, buf, n, MSG_NOSIGNAL);
@@ -78,6 +84,8 @@ ssize_t cio_udp_sendto(cio_udp *u, const void *buf, size_t n, const cio_addr *to
 }
 
 ssize_t cio_udp_recvfrom(cio_udp *u, void *buf, size_t n, cio_addr *from) {
+    if (!u || (!buf && n))
+        return cio_seterr(-EINVAL, "udp recvfrom: %s is NULL", u ? "the buffer" : "the socket");
     int rc = cio__interrupted();
     if (rc)
         return ufail(u, rc, "recvfrom", NULL);
@@ -100,11 +108,14 @@ ssize_t cio_udp_recvfrom(cio_udp *u, void *buf, size_t n, cio_addr *from) {
 }
 
 int cio_udp_local(const cio_udp *u, cio_addr *a) {
+    if (!u || !a)
+        return cio_seterr(-EINVAL, "udp local: %s is NULL", u ? "the address" : "the socket");
     memset(a, 0, sizeof *a);
     a->len = sizeof a->u;
     if (getsockname(u->f.fd, &a->u.sa, &a->len) < 0) {
+        int err = errno;
         a->len = 0;
-        return -errno;
+        return cio_seterr(-err, "udp local (fd %d): %s", u->f.fd, strerror(err));
     }
     return 0;
 }
@@ -114,7 +125,7 @@ int cio_udp_port(const cio_udp *u) {
     return cio_udp_local(u, &a) == 0 ? cio_addr_port(&a) : -1;
 }
 
-int cio_udp_fd(const cio_udp *u) { return u->f.fd; }
+int cio_udp_fd(const cio_udp *u) { return u ? u->f.fd : -1; }
 
 void cio_udp_close(cio_udp *u) {
     if (!u)
