@@ -1254,3 +1254,44 @@ CIO_TEST(http_status_text_gives_the_standard_reason_phrases) {
         CIO_ASSERT_STREQ(t, "");
     }
 }
+
+/* A NULL server, request or response: -EINVAL naming the call from those
+ * that can fail; the getters give "", 0, NULL or false; void calls do
+ * nothing. */
+#define EXPECT_EINVAL(call, text)                                            \
+    do {                                                                     \
+        CIO_ASSERT_EQ((long)(call), -EINVAL);                                \
+        CIO_ASSERT(strstr(cio_errmsg(), text) != NULL);                      \
+    } while (0)
+CIO_TEST(http_calls_with_null_are_einval) {
+    const char *n, *v, *d;
+    size_t len;
+    char buf[8];
+    cio_addr a;
+    EXPECT_EINVAL(cio_http_server_route(NULL, "GET", "/", t_hello, NULL),
+                  "http route: the server is NULL");
+    EXPECT_EINVAL(cio_http_server_static(NULL, "/s/", "/tmp"), "http static: the server is NULL");
+    EXPECT_EINVAL(cio_http_server_listen(NULL, NULL, 0), "http listen: the server is NULL");
+    EXPECT_EINVAL(cio_http_server_serve(NULL), "http serve: the server is NULL");
+    cio_http_server_access_log(NULL, NULL, NULL);
+    CIO_ASSERT_STREQ(cio_http_req_method(NULL), "");
+    CIO_ASSERT_STREQ(cio_http_req_target(NULL), "");
+    CIO_ASSERT_STREQ(cio_http_req_path(NULL), "");
+    CIO_ASSERT_STREQ(cio_http_req_query(NULL), "");
+    CIO_ASSERT_EQ(cio_http_req_version(NULL), 0);
+    CIO_ASSERT(cio_http_req_header(NULL, "Host") == NULL);
+    CIO_ASSERT_EQ(cio_http_req_header_count(NULL), 0);
+    CIO_ASSERT_EQ(cio_http_req_content_length(NULL), 0);
+    EXPECT_EINVAL(cio_http_req_header_at(NULL, 0, &n, &v), "cio_http_req_header_at: the req");
+    EXPECT_EINVAL(cio_http_req_peer(NULL, &a), "cio_http_req_peer: the request is NULL");
+    EXPECT_EINVAL(cio_http_req_read(NULL, buf, 1), "cio_http_req_read: the request is NULL");
+    EXPECT_EINVAL(cio_http_req_body(NULL, &d, &len), "cio_http_req_body: the request is NULL");
+    cio_http_resp_status(NULL, 200);
+    EXPECT_EINVAL(cio_http_resp_header(NULL, "A", "b"), "cio_http_resp_header: the response");
+    EXPECT_EINVAL(cio_http_resp_send(NULL, 200, NULL, "x", 1), "cio_http_resp_send: the resp");
+    EXPECT_EINVAL(cio_http_resp_length(NULL, 1), "cio_http_resp_length: the response is NULL");
+    EXPECT_EINVAL(cio_http_resp_write(NULL, "x", 1), "cio_http_resp_write: the response");
+    EXPECT_EINVAL(cio_http_resp_end(NULL), "cio_http_resp_end: the response is NULL");
+    CIO_ASSERT(!cio_http_resp_started(NULL));
+    CIO_ASSERT_STREQ(cio_http_mime_type(NULL), "application/octet-stream");
+}

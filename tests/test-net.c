@@ -1070,3 +1070,43 @@ CIO_TEST(allocation_failures_are_clean) {
     CIO_ASSERT_EQ(cio_test_fd_count(), fds0);
     CIO_ASSERT_EQ(cio_server_close(srv, CIO_SEC), 0);
 }
+
+/* A NULL address, output pointer or server is -EINVAL naming the call;
+ * the getters give -1, 0 or "(no address)". */
+#define EXPECT_EINVAL(call, text)                                            \
+    do {                                                                     \
+        CIO_ASSERT_EQ((long)(call), -EINVAL);                                \
+        CIO_ASSERT(strstr(cio_errmsg(), text) != NULL);                      \
+    } while (0)
+static int null_handler(cio_stream *s, void *arg) {
+    (void)s, (void)arg;
+    return 0;
+}
+CIO_TEST(net_calls_with_null_are_einval) {
+    cio_addr a;
+    char buf[CIO_ADDRSTRLEN];
+    EXPECT_EINVAL(cio_addr_parse(NULL, "1.2.3.4", "80"), "cio_addr_parse: the address is NULL");
+    EXPECT_EINVAL(cio_addr_unix(NULL, "/x"), "cio_addr_unix: the address is NULL");
+    CIO_ASSERT_STREQ(cio_addr_str(NULL, buf, sizeof buf), "(no address)");
+    CIO_ASSERT(cio_addr_str(&a, NULL, 10) == NULL);
+    CIO_ASSERT_EQ(cio_addr_port(NULL), -1);
+    EXPECT_EINVAL(cio_resolve("127.0.0.1", "80", 0, 0, NULL, 1), "cio_resolve: the output");
+    EXPECT_EINVAL(cio_tcp_connect(NULL, "127.0.0.1", "1", NULL), "cio_tcp_connect: the output");
+    EXPECT_EINVAL(cio_unix_connect(NULL, "/nonexistent", NULL), "cio_unix_connect: the output");
+    EXPECT_EINVAL(cio_connect_addr(NULL, &a, NULL), "cio_connect_addr: the output pointer");
+    cio_stream *s = (cio_stream *)&a;
+    EXPECT_EINVAL(cio_connect_addr(&s, NULL, NULL), "cio_connect_addr: the address is NULL");
+    CIO_ASSERT(s == NULL);
+    EXPECT_EINVAL(cio_tcp_serve(NULL, "127.0.0.1", "0", null_handler, NULL, NULL),
+                  "cio_tcp_serve: the output pointer is NULL");
+    EXPECT_EINVAL(cio_unix_serve(NULL, "/nonexistent", null_handler, NULL, NULL),
+                  "cio_unix_serve: the output pointer is NULL");
+    CIO_ASSERT_EQ(cio_server_port(NULL), -1);
+    CIO_ASSERT_EQ(cio_server_conns(NULL), 0);
+    EXPECT_EINVAL(cio_server_addr(NULL, &a), "cio_server_addr: the server is NULL");
+    EXPECT_EINVAL(cio_server_wait(NULL), "cio_server_wait: the server is NULL");
+    cio_server *srv;
+    CIO_ASSERT_EQ(cio_tcp_serve(&srv, "127.0.0.1", "0", null_handler, NULL, NULL), 0);
+    EXPECT_EINVAL(cio_server_addr(srv, NULL), "cio_server_addr: the address is NULL");
+    CIO_ASSERT_EQ(cio_server_close(srv, 0), 0);
+}

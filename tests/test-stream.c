@@ -1059,3 +1059,67 @@ CIO_TEST(earlier_errors_reach_fill_find_and_drain) {
     CIO_ASSERT(strstr(cio_errmsg(), "flush") != NULL);
     CIO_ASSERT_EQ(cio_stream_close(s), -EPIPE);
 }
+
+/* A NULL stream, buffer or output pointer is -EINVAL naming the call (NULL
+ * and errno EINVAL for peek); getters give 0, -1, false or NULL. */
+#define EXPECT_EINVAL(call, text)                                            \
+    do {                                                                     \
+        CIO_ASSERT_EQ((long)(call), -EINVAL);                                \
+        CIO_ASSERT(strstr(cio_errmsg(), text) != NULL);                      \
+    } while (0)
+CIO_TEST(stream_calls_with_null_are_einval) {
+    char buf[8];
+    size_t len = 1;
+    cio_addr a;
+    EXPECT_EINVAL(cio_stream_open_fd(NULL, -1, NULL), "cio_stream_open_fd: the output");
+    EXPECT_EINVAL(cio_stream_read(NULL, buf, 1), "cio_stream_read: the stream is NULL");
+    EXPECT_EINVAL(cio_stream_readexactly(NULL, buf, 1, NULL), "cio_stream_readexactly: the s");
+    EXPECT_EINVAL(cio_stream_readuntil(NULL, "\n", 1, buf, 8), "cio_stream_readuntil: the s");
+    EXPECT_EINVAL(cio_stream_readline(NULL, buf, 8), "cio_stream_readline: the stream");
+    EXPECT_EINVAL(cio_stream_fill(NULL, 1), "cio_stream_fill: the stream is NULL");
+    EXPECT_EINVAL(cio_stream_find(NULL, "\n", 1, 8), "cio_stream_find: the stream is NULL");
+    EXPECT_EINVAL(cio_stream_write(NULL, "x", 1), "cio_stream_write: the stream is NULL");
+    EXPECT_EINVAL(cio_stream_writev(NULL, NULL, 0), "cio_stream_writev: the stream is NULL");
+    EXPECT_EINVAL(cio_stream_sendfile(NULL, 0, 0, 1), "cio_stream_sendfile: the stream");
+    EXPECT_EINVAL(cio_stream_drain(NULL), "cio_stream_drain: the stream is NULL");
+    EXPECT_EINVAL(cio_stream_flush(NULL), "cio_stream_flush: the stream is NULL");
+    EXPECT_EINVAL(cio_stream_write_eof(NULL), "cio_stream_write_eof: the stream is NULL");
+    EXPECT_EINVAL(cio_stream_peer(NULL, &a), "cio_stream_peer: the stream is NULL");
+    EXPECT_EINVAL(cio_stream_local(NULL, &a), "cio_stream_local: the stream is NULL");
+    EXPECT_EINVAL(cio_stream_starttls(NULL, NULL, NULL), "cio_stream_starttls: the stream");
+    errno = 0;
+    CIO_ASSERT(cio_stream_peek(NULL, &len) == NULL);
+    CIO_ASSERT_EQ(errno, EINVAL);
+    CIO_ASSERT_EQ(len, 0);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_stream_peek: the stream is NULL") != NULL);
+    cio_stream_consume(NULL, 1);
+    cio_stream_set_limits(NULL, 1, 1, 1);
+    CIO_ASSERT_EQ(cio_stream_buffered(NULL), 0);
+    CIO_ASSERT(!cio_stream_eof(NULL));
+    CIO_ASSERT_EQ(cio_stream_write_buffered(NULL), 0);
+    CIO_ASSERT_EQ(cio_stream_fd(NULL), -1);
+    CIO_ASSERT(!cio_stream_is_tls(NULL));
+    CIO_ASSERT(cio_stream_tls_version(NULL) == NULL);
+    CIO_ASSERT(cio_stream_tls_alpn(NULL) == NULL);
+
+    /* A real stream with a NULL buffer or pointer. */
+    int peer;
+    cio_stream *s = pair(&peer, NULL);
+    CIO_ASSERT(s);
+    EXPECT_EINVAL(cio_stream_read(s, NULL, 1), "cio_stream_read: the buffer is NULL");
+    CIO_ASSERT_EQ(cio_stream_read(s, NULL, 0), 0);
+    EXPECT_EINVAL(cio_stream_readexactly(s, NULL, 1, NULL), "cio_stream_readexactly: the buf");
+    EXPECT_EINVAL(cio_stream_readuntil(s, NULL, 1, buf, 8), "cio_stream_readuntil: the sep");
+    EXPECT_EINVAL(cio_stream_readuntil(s, "\n", 1, NULL, 8), "cio_stream_readuntil: the buf");
+    EXPECT_EINVAL(cio_stream_readline(s, NULL, 8), "cio_stream_readline: the buffer is NULL");
+    EXPECT_EINVAL(cio_stream_find(s, NULL, 1, 8), "cio_stream_find: the separator is NULL");
+    EXPECT_EINVAL(cio_stream_write(s, NULL, 1), "cio_stream_write: the buffer is NULL");
+    EXPECT_EINVAL(cio_stream_writev(s, NULL, 1), "cio_stream_writev: the iovec array is NULL");
+    EXPECT_EINVAL(cio_stream_peer(s, NULL), "cio_stream_peer: the address is NULL");
+    EXPECT_EINVAL(cio_stream_local(s, NULL), "cio_stream_local: the address is NULL");
+    CIO_ASSERT(cio_stream_peek(s, NULL) == NULL);
+    CIO_ASSERT_EQ(cio_stream_write(s, "ok", 2), 0); /* still usable */
+    CIO_ASSERT_EQ(read(peer, buf, sizeof buf), 2);
+    CIO_ASSERT_EQ(cio_stream_close(s), 0);
+    close(peer);
+}

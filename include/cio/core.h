@@ -204,7 +204,8 @@ typedef cio_scope cio_timeout;
 
 /* asyncio.timeout(ns): suspension points inside return -ETIMEDOUT once the
  * deadline passes, until the scope ends. The nearest expired scope decides
- * the code. Must be called in a task. */
+ * the code. Must be called in a task. A NULL scope: begin does nothing,
+ * end returns -EINVAL. */
 CIO_API void cio_timeout_begin(cio_scope *s, int64_t ns);
 CIO_API void cio_timeout_begin_at(cio_scope *s, int64_t deadline);
 /* Ends the scope; returns -ETIMEDOUT if it expired, else 0. */

@@ -289,14 +289,22 @@ int cio__http_conn_main(cio_stream *s, void *arg) {
 
 /* ---- the request -------------------------------------------------------- */
 
-const char *cio_http_req_method(const cio_http_request *r) { return r->head.method; }
-const char *cio_http_req_target(const cio_http_request *r) { return r->head.target; }
-const char *cio_http_req_path(const cio_http_request *r) { return r->path; }
-const char *cio_http_req_query(const cio_http_request *r) { return r->query; }
-int cio_http_req_version(const cio_http_request *r) { return 10 + r->head.minor; }
-size_t cio_http_req_header_count(const cio_http_request *r) { return r->head.nhdrs; }
+/* The getters give "" (strings), 0 (numbers) or NULL (header) for a NULL
+ * request; the calls that can fail give -EINVAL. */
+static int req_null(const char *fn, const cio_http_request *r, const char *what) {
+    return cio_seterr(-EINVAL, "%s: the %s is NULL", fn, r ? what : "request");
+}
+
+const char *cio_http_req_method(const cio_http_request *r) { return r ? r->head.method : ""; }
+const char *cio_http_req_target(const cio_http_request *r) { return r ? r->head.target : ""; }
+const char *cio_http_req_path(const cio_http_request *r) { return r ? r->path : ""; }
+const char *cio_http_req_query(const cio_http_request *r) { return r ? r->query : ""; }
+int cio_http_req_version(const cio_http_request *r) { return r ? 10 + r->head.minor : 0; }
+size_t cio_http_req_header_count(const cio_http_request *r) { return r ? r->head.nhdrs : 0; }
 
 const char *cio_http_req_header(const cio_http_request *r, const char *name) {
+    if (!r || !name)
+        return NULL;
     size_t n = strlen(name);
     for (size_t i = 0; i < r->head.nhdrs; i++) {
         const cio__http_hdr *h = &r->head.hdrs[i];
@@ -308,6 +316,8 @@ const char *cio_http_req_header(const cio_http_request *r, const char *name) {
 
 int cio_http_req_header_at(const cio_http_request *r, size_t i, const char **name,
                            const char **value) {
+    if (!r || !name || !value)
+        return req_null("cio_http_req_header_at", r, "output pointer");
     if (i >= r->head.nhdrs)
         return -EINVAL;
     *name = r->head.hdrs[i].name;
@@ -315,9 +325,15 @@ int cio_http_req_header_at(const cio_http_request *r, size_t i, const char **nam
     return 0;
 }
 
-int cio_http_req_peer(const cio_http_request *r, cio_addr *a) { return cio_stream_peer(r->c->s, a); }
+int cio_http_req_peer(const cio_http_request *r, cio_addr *a) {
+    if (!r || !a)
+        return req_null("cio_http_req_peer", r, "address");
+    return cio_stream_peer(r->c->s, a);
+}
 
 int64_t cio_http_req_content_length(const cio_http_request *r) {
+    if (!r)
+        return 0;
     if (r->fr.chunked)
         return -1;
     return r->fr.content_length > 0 ? r->fr.content_length : 0;
@@ -388,6 +404,8 @@ static ssize_t read_chunked(cio__http_conn *c, char *buf, size_t n) {
 }
 
 ssize_t cio_http_req_read(cio_http_request *r, void *buf, size_t n) {
+    if (!r || (!buf && n))
+        return req_null("cio_http_req_read", r, "buffer");
     cio__http_conn *c = r->c;
     if (r->body_done || n == 0)
         return 0;
@@ -420,6 +438,8 @@ ssize_t cio_http_req_read(cio_http_request *r, void *buf, size_t n) {
 }
 
 int cio_http_req_body(cio_http_request *r, const char **data, size_t *len) {
+    if (!r || !data || !len)
+        return req_null("cio_http_req_body", r, "output pointer");
     size_t cap = r->fr.chunked ? 4096 : (size_t)r->body_left + 1, n = 0;
     if (r->body_buf || r->body_total)
         return cio_seterr(-EALREADY, "http request body: already being read");

@@ -205,8 +205,13 @@ static int flush_with(cio__http_conn *c, const void *p, size_t n) {
     return rc < 0 ? rc : cio__http_flush(c);
 }
 
+/* A NULL response (or body with a length): -EINVAL naming the call. */
+static int resp_null(const char *fn, const cio_http_response *w) {
+    return cio_seterr(-EINVAL, "%s: the %s is NULL", fn, w ? "body" : "response");
+}
+
 void cio_http_resp_status(cio_http_response *w, int status) {
-    if (!w->started)
+    if (w && !w->started)
         w->status = status >= 100 && status <= 999 ? status : 500;
 }
 
@@ -218,6 +223,8 @@ static bool clean(const char *s, bool name) {
 }
 
 int cio_http_resp_header(cio_http_response *w, const char *name, const char *value) {
+    if (!w)
+        return resp_null("cio_http_resp_header", w);
     cio__http_conn *c = w->c;
     if (w->started)
         return cio_seterr(-EALREADY, "http response: header %s after the head was sent", name);
@@ -248,6 +255,8 @@ int cio_http_resp_header(cio_http_response *w, const char *name, const char *val
 
 int cio_http_resp_send(cio_http_response *w, int status, const char *content_type,
                        const void *body, size_t len) {
+    if (!w || (!body && len))
+        return resp_null("cio_http_resp_send", w);
     cio__http_conn *c = w->c;
     if (w->started)
         return cio_seterr(-EALREADY, "http response: already started");
@@ -270,6 +279,8 @@ int cio_http_resp_send(cio_http_response *w, int status, const char *content_typ
 }
 
 int cio_http_resp_length(cio_http_response *w, int64_t len) {
+    if (!w)
+        return resp_null("cio_http_resp_length", w);
     if (w->started)
         return cio_seterr(-EALREADY, "http response: length after the head was sent");
     if (len < 0)
@@ -279,6 +290,8 @@ int cio_http_resp_length(cio_http_response *w, int64_t len) {
 }
 
 int cio_http_resp_write(cio_http_response *w, const void *data, size_t len) {
+    if (!w || (!data && len))
+        return resp_null("cio_http_resp_write", w);
     cio__http_conn *c = w->c;
     int rc;
     if (w->ended)
@@ -317,6 +330,8 @@ int cio_http_resp_write(cio_http_response *w, const void *data, size_t len) {
 }
 
 int cio_http_resp_end(cio_http_response *w) {
+    if (!w)
+        return resp_null("cio_http_resp_end", w);
     cio__http_conn *c = w->c;
     int rc;
     if (w->ended)
@@ -337,7 +352,7 @@ int cio_http_resp_end(cio_http_response *w) {
     return 0;
 }
 
-bool cio_http_resp_started(const cio_http_response *w) { return w->started; }
+bool cio_http_resp_started(const cio_http_response *w) { return w && w->started; }
 
 int cio__http_send_simple(cio__http_conn *c, int status, bool close) {
     char body[64];

@@ -59,7 +59,9 @@ static bool valid_method(const char *m) {
 
 int cio_http_server_route(cio_http_server *s, const char *method, const char *pattern,
                           cio_http_handler h, void *arg) {
-    if (!s || !pattern || !h || (pattern[0] != '/' && strcmp(pattern, "*") != 0))
+    if (!s)
+        return cio_seterr(-EINVAL, "http route: the server is NULL");
+    if (!pattern || !h || (pattern[0] != '/' && strcmp(pattern, "*") != 0))
         return cio_seterr(-EINVAL, "http route: bad pattern %s", pattern ? pattern : "(null)");
     if (method && strcmp(method, "*") == 0)
         method = NULL;
@@ -154,7 +156,9 @@ int cio__http_dispatch(cio__http_conn *c) {
 }
 
 int cio_http_server_listen(cio_http_server *s, const char *host, int port) {
-    if (!s || port < 0 || port > 65535)
+    if (!s)
+        return cio_seterr(-EINVAL, "http listen: the server is NULL");
+    if (port < 0 || port > 65535)
         return cio_seterr(-EINVAL, "http listen: bad port %d", port);
     if (s->net)
         return cio_seterr(-EALREADY, "http listen: already listening");
@@ -196,7 +200,7 @@ void cio_http_server_shutdown(cio_http_server *s, int64_t grace_ns) {
 
 int cio_http_server_serve(cio_http_server *s) {
     if (!s || !s->net)
-        return cio_seterr(-EINVAL, "http serve: not listening");
+        return cio_seterr(-EINVAL, "http serve: %s", s ? "not listening" : "the server is NULL");
     int rc = 0;
     while (!s->shutting) {
         cio__waiter w = {0};
@@ -216,6 +220,8 @@ int cio_http_server_serve(cio_http_server *s) {
 }
 
 void cio_http_server_access_log(cio_http_server *s, cio_http_log_fn fn, void *arg) {
+    if (!s)
+        return;
     s->log_fn = fn;
     s->log_arg = arg;
 }

@@ -42,6 +42,8 @@ static const struct {
 };
 
 const char *cio_http_mime_type(const char *path) {
+    if (!path)
+        return "application/octet-stream";
     const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
     if (dot && (!slash || dot > slash))
         for (size_t i = 0; i < sizeof mime / sizeof mime[0]; i++)
@@ -51,7 +53,9 @@ const char *cio_http_mime_type(const char *path) {
 }
 
 int cio_http_server_static(cio_http_server *s, const char *prefix, const char *root) {
-    if (!s || !prefix || prefix[0] != '/' || !root)
+    if (!s || !root)
+        return cio_seterr(-EINVAL, "http static: the %s is NULL", s ? "root" : "server");
+    if (!prefix || prefix[0] != '/')
         return cio_seterr(-EINVAL, "http static: prefix must start with '/'");
     cio__http_mount *m = cio__calloc(1, sizeof *m);
     size_t pl = strlen(prefix);

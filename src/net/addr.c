@@ -27,6 +27,8 @@ void cio__net_init(void) {
 }
 
 int cio_addr_unix(cio_addr *a, const char *path) {
+    if (!a)
+        return cio_seterr(-EINVAL, "cio_addr_unix: the address is NULL");
     memset(a, 0, sizeof *a);
     size_t n = path ? strlen(path) : 0;
     if (n == 0 || n >= sizeof a->u.un.sun_path)
@@ -88,6 +90,8 @@ static int parse_quiet(cio_addr *a, const char *host, const char *port) {
 }
 
 int cio_addr_parse(cio_addr *a, const char *host, const char *port) {
+    if (!a)
+        return cio_seterr(-EINVAL, "cio_addr_parse: the address is NULL");
     int rc = parse_quiet(a, host, port);
     if (rc == -EINVAL)
         return cio_seterr(-EINVAL, "bad port \"%s\"", port);
@@ -98,9 +102,9 @@ int cio_addr_parse(cio_addr *a, const char *host, const char *port) {
 
 const char *cio_addr_str(const cio_addr *a, char *buf, size_t n) {
     char h[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-    if (!n)
+    if (!n || !buf)
         return buf;
-    switch (a->len ? a->u.sa.sa_family : AF_UNSPEC) {
+    switch (a && a->len ? a->u.sa.sa_family : AF_UNSPEC) {
     case AF_INET:
         inet_ntop(AF_INET, &a->u.in.sin_addr, h, sizeof h);
         snprintf(buf, n, "%s:%u", h, ntohs(a->u.in.sin_port));
@@ -129,6 +133,8 @@ const char *cio_addr_str(const cio_addr *a, char *buf, size_t n) {
 }
 
 int cio_addr_port(const cio_addr *a) {
+    if (!a)
+        return -1;
     if (a->len && a->u.sa.sa_family == AF_INET)
         return ntohs(a->u.in.sin_port);
     if (a->len && a->u.sa.sa_family == AF_INET6)
@@ -207,6 +213,8 @@ int cio_resolve(const char *host, const char *port, int family, int socktype,
                 cio_addr *out, size_t max) {
     if (!max)
         return cio_seterr(-EINVAL, "resolve: no room for addresses");
+    if (!out)
+        return cio_seterr(-EINVAL, "cio_resolve: the output array is NULL");
     if (host && *host && numeric(host, port, family, out) == 1)
         return 1;
     int rc = cio__check_in_task("cio_resolve");

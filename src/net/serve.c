@@ -294,6 +294,8 @@ static int serve_common(cio_server **out, cio_server *srv) {
 
 int cio_tcp_serve(cio_server **out, const char *host, const char *port, cio_conn_fn handler,
                   void *arg, const cio_serve_opts *opts) {
+    if (!out)
+        return cio_seterr(-EINVAL, "cio_tcp_serve: the output pointer is NULL");
     *out = NULL;
     cio__net_init();
     if (!handler)
@@ -335,6 +337,8 @@ int cio_tcp_serve(cio_server **out, const char *host, const char *port, cio_conn
 
 int cio_unix_serve(cio_server **out, const char *path, cio_conn_fn handler, void *arg,
                    const cio_serve_opts *opts) {
+    if (!out)
+        return cio_seterr(-EINVAL, "cio_unix_serve: the output pointer is NULL");
     *out = NULL;
     cio__net_init();
     if (!handler)
@@ -365,19 +369,23 @@ int cio_unix_serve(cio_server **out, const char *path, cio_conn_fn handler, void
 /* ---- queries and shutdown ------------------------------------------------ */
 
 int cio_server_port(const cio_server *srv) {
-    return srv->nls ? cio_addr_port(&srv->ls[0].addr) : -1;
+    return srv && srv->nls ? cio_addr_port(&srv->ls[0].addr) : -1;
 }
 
 int cio_server_addr(const cio_server *srv, cio_addr *a) {
+    if (!srv || !a)
+        return cio_seterr(-EINVAL, "cio_server_addr: the %s is NULL", srv ? "address" : "server");
     if (!srv->nls)
         return -ENOTCONN;
     *a = srv->ls[0].addr;
     return 0;
 }
 
-size_t cio_server_conns(const cio_server *srv) { return srv->nconns; }
+size_t cio_server_conns(const cio_server *srv) { return srv ? srv->nconns : 0; }
 
 int cio_server_wait(cio_server *srv) {
+    if (!srv)
+        return cio_seterr(-EINVAL, "cio_server_wait: the server is NULL");
     if (srv->closing)
         return 0;
     cio__waiter w = {0};

@@ -141,6 +141,12 @@ int cio__sock_nonblock(int fd) {
 
 /* Sets "<op> <peer>: <reason>" unless the transport already explained a
  * TLS failure, and returns code. */
+/* A NULL stream, or a NULL buffer (or other required pointer) `what`. */
+__attribute__((cold, noinline)) static int snull(const char *fn, const cio_stream *s,
+                                                 const char *what) {
+    return cio_seterr(-EINVAL, "%s: the %s is NULL", fn, s ? what : "stream");
+}
+
 static int sfail(const cio_stream *s, int code, const char *op) {
     if (code == CIO_ETLS || code == CIO_ELIMIT || code == CIO_EPARTIAL || code == -EBUSY)
         return code;
@@ -206,6 +212,11 @@ int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts) {
 }
 
 int cio_stream_open_fd(cio_stream **out, int fd, const cio_stream_opts *opts) {
+    if (!out) {
+        if (fd >= 0)
+            close(fd); /* the stream owns fd, even on failure */
+        return cio_seterr(-EINVAL, "cio_stream_open_fd: the output pointer is NULL");
+    }
     *out = NULL;
     cio__net_init();
     int rc = cio__sock_nonblock(fd);
@@ -329,6 +340,8 @@ static ssize_t fill_once(cio_stream *s) {
 }
 
 ssize_t cio_stream_fill(cio_stream *s, size_t min) {
+    if (cio__unlikely(!s))
+        return snull("cio_stream_fill", s, "stream");
     if (min > s->limit)
         return cio_seterr(CIO_ELIMIT, "stream: %zu bytes wanted, the read limit is %zu", min,
                           s->limit);
@@ -348,11 +361,20 @@ ssize_t cio_stream_fill(cio_stream *s, size_t min) {
 }
 
 const void *cio_stream_peek(cio_stream *s, size_t *len) {
+    if (!s || !len) {
+        if (len)
+            *len = 0;
+        snull("cio_stream_peek", s, "length pointer");
+        errno = EINVAL;
+        return NULL;
+    }
     *len = s->rlen - s->rpos;
     return s->rbuf ? s->rbuf + s->rpos : "";
 }
 
 void cio_stream_consume(cio_stream *s, size_t n) {
+    if (cio__unlikely(!s))
+        return;
     size_t have = s->rlen - s->rpos;
     if (n > have)
         n = have;
@@ -361,13 +383,13 @@ void cio_stream_consume(cio_stream *s, size_t n) {
         s->rpos = s->rlen = 0;
 }
 
-size_t cio_stream_buffered(const cio_stream *s) { return s->rlen - s->rpos; }
+size_t cio_stream_buffered(const cio_stream *s) { return s ? s->rlen - s->rpos : 0; }
 
-bool cio_stream_eof(const cio_stream *s) { return s->rdeof && s->rlen == s->rpos; }
+bool cio_stream_eof(const cio_stream *s) { return s && s->rdeof && s->rlen == s->rpos; }
 
 ssize_t cio_stream_read(cio_stream *s, void *buf, size_t n) {
-    if (cio__unlikely(n == 0))
-        return 0;
+    if (cio__unlikely(n == 0 || !s || !buf))
+        return s && n == 0 ? 0 : snull("cio_stream_read", s, "buffer");
     /* Level-triggered cancellation: a cancelled task's read fails even
      * when bytes are buffered (they stay there). */
     int rc = cio__interrupted();
@@ -398,6 +420,8 @@ ssize_t cio_stream_readexactly(cio_stream *s, void *buf, size_t n, size_t *got) 
     if (!got)
         got = &dummy;
     *got = 0;
+    if (cio__unlikely(!s || (!buf && n)))
+        return snull("cio_stream_readexactly", s, "buffer");
     if (n <= s->limit) {
         /* Gather everything in the stream buffer first, so an interrupted
          * call consumes nothing. */
@@ -428,6 +452,8 @@ ssize_t cio_stream_readexactly(cio_stream *s, void *buf, size_t n, size_t *got) 
 }
 
 ssize_t cio_stream_find(cio_stream *s, const void *sep, size_t seplen, size_t max) {
+    if (cio__unlikely(!s || (!sep && seplen)))
+        return snull("cio_stream_find", s, "separator");
     if (seplen == 0)
         return cio_seterr(-EINVAL, "readuntil: empty separator");
     if (max > s->limit)
@@ -469,6 +495,8 @@ ssize_t cio_stream_find(cio_stream *s, const void *sep, size_t seplen, size_t ma
 
 ssize_t cio_stream_readuntil(cio_stream *s, const void *sep, size_t seplen, void *buf,
                              size_t n) {
+    if (cio__unlikely(!s || (!sep && seplen) || (!buf && n)))
+        return snull("cio_stream_readuntil", s, buf || !n ? "separator" : "buffer");
     ssize_t len = cio_stream_find(s, sep, seplen, n);
     if (len < 0)
         return len;
@@ -478,6 +506,8 @@ ssize_t cio_stream_readuntil(cio_stream *s, const void *sep, size_t seplen, void
 }
 
 ssize_t cio_stream_readline(cio_stream *s, char *buf, size_t n) {
+    if (cio__unlikely(!s || (!buf && n)))
+        return snull("cio_stream_readline", s, "buffer");
     if (n == 0)
         return cio_seterr(CIO_ELIMIT, "readline: no room");
     ssize_t len = cio_stream_find(s, "\n", 1, n > 1 ? n - 1 : n);
@@ -586,7 +616,7 @@ static int enqueue(cio_stream *s, const struct iovec *iov, int iovcnt, size_t sk
     return 0;
 }
 
-int cio_stream_writev(cio_stream *s, const struct iovec *iov, int iovcnt) {
+static inline int stream_writev(cio_stream *s, const struct iovec *iov, int iovcnt) {
     if (cio__unlikely(s->werr))
         return sfail(s, s->werr, "write");
     if (cio__unlikely(s->wshut))
@@ -617,12 +647,20 @@ int cio_stream_writev(cio_stream *s, const struct iovec *iov, int iovcnt) {
     return enqueue(s, iov, iovcnt, sent, total);
 }
 
-int cio_stream_write(cio_stream *s, const void *buf, size_t n) {
-    struct iovec v = {(void *)buf, n};
-    return cio_stream_writev(s, &v, 1);
+int cio_stream_writev(cio_stream *s, const struct iovec *iov, int iovcnt) {
+    if (cio__unlikely(!s || (!iov && iovcnt > 0)))
+        return snull("cio_stream_writev", s, "iovec array");
+    return stream_writev(s, iov, iovcnt);
 }
 
-size_t cio_stream_write_buffered(const cio_stream *s) { return queued(s); }
+int cio_stream_write(cio_stream *s, const void *buf, size_t n) {
+    if (cio__unlikely(!s || (!buf && n)))
+        return snull("cio_stream_write", s, "buffer");
+    struct iovec v = {(void *)buf, n};
+    return stream_writev(s, &v, 1);
+}
+
+size_t cio_stream_write_buffered(const cio_stream *s) { return s ? queued(s) : 0; }
 
 /* Waits until at most `mark` bytes are queued. */
 static int wait_queued(cio_stream *s, size_t mark, const char *op) {
@@ -643,6 +681,8 @@ static int wait_queued(cio_stream *s, size_t mark, const char *op) {
 }
 
 int cio_stream_drain(cio_stream *s) {
+    if (cio__unlikely(!s))
+        return snull("cio_stream_drain", s, "stream");
     if (cio__likely(queued(s) <= s->whigh)) {
         if (s->werr)
             return sfail(s, s->werr, "drain");
@@ -655,6 +695,8 @@ int cio_stream_drain(cio_stream *s) {
 }
 
 int cio_stream_flush(cio_stream *s) {
+    if (cio__unlikely(!s))
+        return snull("cio_stream_flush", s, "stream");
     int rc = cio__interrupted();
     if (rc)
         return sfail(s, rc, "flush");
@@ -671,6 +713,8 @@ static bool file_error(int err) {
 }
 
 ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n) {
+    if (!s)
+        return snull("cio_stream_sendfile", s, "stream");
     int rc = cio_stream_flush(s);
     if (rc < 0)
         return rc;
@@ -720,6 +764,8 @@ ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n) {
 }
 
 int cio_stream_write_eof(cio_stream *s) {
+    if (!s)
+        return snull("cio_stream_write_eof", s, "stream");
     if (s->wshut)
         return 0;
     int rc = cio_stream_flush(s);
@@ -774,9 +820,11 @@ void cio_stream_abort(cio_stream *s) {
 
 /* ---- accessors -------------------------------------------------------------- */
 
-int cio_stream_fd(const cio_stream *s) { return s->f.fd; }
+int cio_stream_fd(const cio_stream *s) { return s ? s->f.fd : -1; }
 
 int cio_stream_peer(const cio_stream *s, cio_addr *a) {
+    if (!s || !a)
+        return snull("cio_stream_peer", s, "address");
     if (s->peer.len) {
         *a = s->peer;
         return 0;
@@ -791,6 +839,8 @@ int cio_stream_peer(const cio_stream *s, cio_addr *a) {
 }
 
 int cio_stream_local(const cio_stream *s, cio_addr *a) {
+    if (!s || !a)
+        return snull("cio_stream_local", s, "address");
     memset(a, 0, sizeof *a);
     a->len = sizeof a->u;
     if (getsockname(s->f.fd, &a->u.sa, &a->len) < 0) {
@@ -801,6 +851,8 @@ int cio_stream_local(const cio_stream *s, cio_addr *a) {
 }
 
 void cio_stream_set_limits(cio_stream *s, size_t limit, size_t write_high, size_t write_low) {
+    if (!s)
+        return;
     if (limit)
         s->limit = limit;
     if (write_high)

@@ -151,6 +151,8 @@ static int tcp_thunk(cio_stream **out, const void *a, const void *b, const cio_c
 
 int cio_tcp_connect(cio_stream **out, const char *host, const char *port,
                     const cio_connect_opts *opts) {
+    if (!out)
+        return cio_seterr(-EINVAL, "cio_tcp_connect: the output pointer is NULL");
     char what[300];
     snprintf(what, sizeof what, "%s:%s", host ? host : "", port ? port : "");
     return with_timeout(tcp_thunk, out, host, port, opts, what);
@@ -166,12 +168,20 @@ static int addr_thunk(cio_stream **out, const void *a, const void *b, const cio_
 }
 
 int cio_connect_addr(cio_stream **out, const cio_addr *a, const cio_connect_opts *opts) {
+    if (!out || !a) {
+        if (out)
+            *out = NULL;
+        return cio_seterr(-EINVAL, "cio_connect_addr: the %s is NULL",
+                          out ? "address" : "output pointer");
+    }
     char what[CIO_ADDRSTRLEN];
     cio_addr_str(a, what, sizeof what);
     return with_timeout(addr_thunk, out, a, NULL, opts, what);
 }
 
 int cio_unix_connect(cio_stream **out, const char *path, const cio_connect_opts *opts) {
+    if (!out)
+        return cio_seterr(-EINVAL, "cio_unix_connect: the output pointer is NULL");
     cio_addr a;
     *out = NULL;
     int rc = cio_addr_unix(&a, path);

@@ -22,7 +22,7 @@ int cio_stream_starttls(cio_stream *s, cio_tls_ctx *ctx, const char *name) {
     (void)s, (void)ctx, (void)name;
     return cio_seterr(-ENOTSUP, "TLS: cio was built without OpenSSL");
 }
-bool cio_stream_is_tls(const cio_stream *s) { return s->tls != NULL; }
+bool cio_stream_is_tls(const cio_stream *s) { return s && s->tls != NULL; }
 const char *cio_stream_tls_version(const cio_stream *s) { (void)s; return NULL; }
 const char *cio_stream_tls_alpn(const cio_stream *s) { (void)s; return NULL; }
 
@@ -401,6 +401,8 @@ static int set_name(SSL *ssl, const cio_tls_ctx *ctx, const char *name) {
 }
 
 int cio_stream_starttls(cio_stream *s, cio_tls_ctx *ctx, const char *name) {
+    if (!s)
+        return cio_seterr(-EINVAL, "cio_stream_starttls: the stream is NULL");
     if (!ctx)
         return cio_seterr(-EINVAL, "starttls: no TLS context");
     if (s->tls)
@@ -468,14 +470,14 @@ int cio_stream_starttls(cio_stream *s, cio_tls_ctx *ctx, const char *name) {
     return 0;
 }
 
-bool cio_stream_is_tls(const cio_stream *s) { return s->tls != NULL; }
+bool cio_stream_is_tls(const cio_stream *s) { return s && s->tls != NULL; }
 
 const char *cio_stream_tls_version(const cio_stream *s) {
-    return s->tls ? SSL_get_version(s->tls) : NULL;
+    return s && s->tls ? SSL_get_version(s->tls) : NULL;
 }
 
 const char *cio_stream_tls_alpn(const cio_stream *s) {
-    if (!s->tls)
+    if (!s || !s->tls)
         return NULL;
     const unsigned char *p;
     unsigned len;
