@@ -281,6 +281,40 @@ CIO_TEST(stack_overflow_is_reported_on_every_kind_of_stack) {
     }
 }
 
+/* A frame larger than a page jumps over a guard page into the top of the
+ * stack below (C code built without stack-clash probes): the canary, that
+ * stack's top word, still names the task at its next switch. The jump is
+ * made by hand here, so that the test needs no compiler flags. */
+static int jumper(void *arg) {
+    (void)arg;
+    char *lo = cio_current()->body->stack->lo;
+    long page = sysconf(_SC_PAGESIZE);
+    *(volatile uint64_t *)(lo - page - 8) = 0; /* the word under the slot */
+    return cio_yield();
+}
+static int jumper_main(void *arg) {
+    (void)arg;
+    return cio_join(cio_spawn_with(jumper, NULL, &(cio_spawn_opts){.name = "jumper"}));
+}
+static void *jumper_thread(void *arg) {
+    (void)arg;
+    cio_run(jumper_main, NULL);
+    return NULL;
+}
+static void jumper_child(void) {
+    pthread_t th;
+    pthread_create(&th, NULL, jumper_thread, NULL);
+    pthread_join(th, NULL);
+}
+
+CIO_TEST(a_frame_that_jumps_the_guard_page_is_caught_by_the_canary) {
+    char out[4096];
+    int st = run_in_child(jumper_child, out, sizeof out);
+    CIO_ASSERT(!(WIFEXITED(st) && WEXITSTATUS(st) == 0));
+    CIO_ASSERT(strstr(out, "stack overflow") != NULL);
+    CIO_ASSERT(strstr(out, "jumper") != NULL);
+}
+
 /* Reads the byte just under a parked task's stack: a guard page faults
  * (the child dies of SIGSEGV, since the fault is not in the running
  * task's own guard), an untouched gap page reads as zero. */
@@ -1492,4 +1526,19 @@ CIO_TEST(debug_mode_aborts_on_a_released_handle) {
     CIO_ASSERT(WIFSIGNALED(st));
     CIO_ASSERT(strstr(out, "already released") != NULL);
     CIO_ASSERT_EQ(cio_detach(released), -EINVAL); /* without debug mode: an error */
+}
+
+/* A NULL scope: begin does nothing, end is -EINVAL naming the call. */
+CIO_TEST(scope_calls_with_null_are_einval) {
+    cio_timeout_begin(NULL, CIO_SEC);
+    cio_timeout_begin_at(NULL, CIO_FOREVER);
+    cio_shield_begin(NULL, CIO_SEC);
+    cio_timeout_reschedule(NULL, 0);
+    CIO_ASSERT(!cio_timeout_expired(NULL));
+    cio__scope_cleanup(NULL);
+    CIO_ASSERT_EQ(cio_timeout_end(NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_timeout_end: scope is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_shield_end(NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_shield_end: scope is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_sleep(0), 0); /* the task's scope chain is untouched */
 }

@@ -2,11 +2,12 @@
  * touch), pooled warm for reuse, and checked for overflow.
  *
  * Stacks are carved from slabs of many stacks in one mapping, with an
- * untouched page under each. Where the kernel can make that page a guard
+ * untouched page under each and a canary (the top word of the stack under
+ * it) checked at every switch. Where the kernel can make that page a guard
  * page without a mapping of its own (MADV_GUARD_INSTALL, Linux 6.13), it
- * does: every stack then has a guard page, a fault there is reported with
- * the task's name, and a million stacks still fit in a default
- * vm.max_map_count. On older kernels a guard page needs a mapping of its
+ * does: every pooled stack then also has a guard page, a fault there is
+ * reported with the task's name, and a million stacks still fit in a
+ * default vm.max_map_count. On older kernels a guard page needs a mapping of its
  * own (mprotect splits one into two), and 65,530 are allowed by default:
  * the first stacks get separate guarded mappings, within a budget derived
  * from vm.max_map_count, and slab stacks beyond it are protected by a
@@ -192,12 +193,16 @@ static cio__stack *stack_new_slab(cio_loop *L, cio__stack_pool *p, size_t size) 
     }
     char *slot = p->slab;
     p->slab += stride;
-    /* The slot's first page, under the stack, becomes its guard page if
-     * the kernel can; else the canary is the word under the slot: the
-     * lower neighbour's top word, or the sentinel's. */
+    /* The canary is the word under the slot: the lower neighbour's top
+     * word, or the sentinel's. The slot's first page, under the stack,
+     * also becomes a guard page if the kernel can; the canary stays, for
+     * a frame larger than a page that jumps over the guard into the
+     * neighbour's top (C code is often built without stack-clash
+     * probes). */
+    cio__stack *s = stack_init(slot + L->page, size, (const uint64_t *)(slot - 8));
     if (slab_guards() && madvise(slot, L->page, MADV_GUARD_INSTALL) == 0)
-        return stack_init(slot + L->page, size, NULL);
-    return stack_init(slot + L->page, size, (const uint64_t *)(slot - 8));
+        s->guarded = true;
+    return s;
 }
 
 /* Free warm stacks sit in an array (the stacks' own list only takes what
@@ -330,6 +335,11 @@ void cio__stack_overflow(cio_task *t) {
     abort();
 }
 
+/* How far under its stack a task's stack pointer may have run before the
+ * fault and still be called its overflow (a canary-only stack runs on
+ * through its neighbours' memory until something faults). */
+#define SP_MARGIN ((size_t)1 << 20)
+
 /* The stack pointer of the interrupted code, or NULL where unknown. */
 __attribute__((unused)) static char *fault_sp(void *uc) {
     ucontext_t *u = uc;
@@ -355,7 +365,7 @@ __attribute__((unused)) static void on_segv(int sig, siginfo_t *si, void *uc) {
         char *addr = si->si_addr, *lo = t->body->stack->lo, *sp = fault_sp(uc);
         if (t->body->stack->guarded && addr < lo && addr >= lo - L->page - 4096)
             cio__stack_overflow(t);
-        if (sp && sp < lo)
+        if (sp && sp < lo && sp >= lo - SP_MARGIN)
             cio__stack_overflow(t);
     }
     signal(sig, SIG_DFL);
