@@ -282,7 +282,6 @@ CIO_TEST(log_drop_policy_counts_what_a_full_queue_refuses) {
     for (int i = 0; i < n; i++)
         refused += cio_log_info(NULL, "line %06d with some padding to fill the pipe", i) == -EAGAIN;
     CIO_ASSERT_GT(refused, 0);
-    CIO_ASSERT(strstr(cio_errmsg(), "the line was dropped") != NULL);
     CIO_ASSERT_EQ(cio_log_dropped(), (uint64_t)refused);
     drain_arg d = {fds[0], 0};
     /* Read the pipe on a thread while shutdown writes the rest out. */

@@ -706,3 +706,19 @@ CIO_TEST(run_threadsafe_whose_task_cannot_get_a_stack_answers_at_once) {
     pthread_join(th, NULL);
     sem_destroy(&l2_ready);
 }
+
+/* A job that sets a message and still succeeds must not lend it to the
+ * next failing job on the same worker. */
+static int succeeds_with_a_message(void *arg) {
+    (void)arg;
+    cio_seterr(-ENOENT, "stale: something retried");
+    return 0;
+}
+
+CIO_TEST(to_thread_never_reports_an_earlier_jobs_message) {
+    CIO_ASSERT_EQ(cio_thread_pool_set_size(1), 0); /* both jobs on one worker */
+    CIO_ASSERT_EQ(cio_to_thread(succeeds_with_a_message, NULL), 0);
+    CIO_ASSERT_EQ(cio_to_thread(fails_silently, NULL), -EIO);
+    CIO_ASSERT(strstr(cio_errmsg(), "stale") == NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_to_thread") != NULL);
+}

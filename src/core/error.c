@@ -43,6 +43,14 @@ static char *errbuf(void) {
     return x ? x->errmsg : NULL;
 }
 
+void cio__errmsg_clear(void) {
+    cio_task *t = cio__tls_loop ? cio__tls_loop->cur : NULL;
+    if (!t)
+        thread_errmsg[0] = 0;
+    else if (cio__task_msg(t))
+        cio_seterr(0, "%s", "");
+}
+
 const char *cio_errmsg(void) {
     cio_task *t = cio__tls_loop ? cio__tls_loop->cur : NULL;
     if (t) {

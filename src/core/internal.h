@@ -169,6 +169,8 @@ int cio__loop_on_close(cio_loop *loop, void (*fn)(void *arg), void *arg);
 /* Runs fn(arg) on the loop's own thread at the next iteration (outside any
  * task); from the loop's thread itself too. Same as cio_call_threadsafe. */
 int cio__loop_post(cio_loop *loop, void (*fn)(void *), void *arg);
+/* Empties the current task's (or thread's) error message. */
+void cio__errmsg_clear(void);
 /* True once the loop is being freed (on its own thread: its last posts). */
 bool cio__loop_closing(const cio_loop *loop);
 /* Make a task ready from loop context (callback, timer): same as cio__wake. */

@@ -465,7 +465,9 @@ int cio_vlog(cio_logger *lg, int level, const char *fmt, va_list ap) {
     while (!(s = claim(&pos))) {
         if (atomic_load_explicit(&Q.policy, memory_order_relaxed) == CIO_LOG_DROP) {
             atomic_fetch_add_explicit(&Q.dropped, 1, memory_order_relaxed);
-            return cio_seterr(-EAGAIN, "cio_log: the queue is full; the line was dropped");
+            /* No message: a caller that logs a failure and then returns it
+             * must not find its own message replaced. */
+            return -EAGAIN;
         }
         int rc = wait_for_room();
         if (rc < 0)

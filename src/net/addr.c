@@ -2,6 +2,7 @@
  * go to getaddrinfo on the thread pool, because the resolver blocks (files,
  * DNS over the network, NSS modules) and must never stall the loop. */
 #include "net/net_int.h"
+#include "core/runtime.h"
 #include "cio/thread.h"
 
 #include <arpa/inet.h>
@@ -9,6 +10,7 @@
 #include <netdb.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,17 +145,21 @@ int cio_addr_port(const cio_addr *a) {
 }
 
 /* One getaddrinfo call. A helper task runs it on the thread pool, shielded,
- * so the job always completes and the helper frees it if the asking task
- * gave up (cancelled, timed out) meanwhile: a cancelled lookup returns at
- * once and leaks nothing, though the thread finishes its getaddrinfo. */
+ * so the job always completes. The helper is watched, not detached: when
+ * it ends (even without having run, for want of a stack) the watch marks
+ * the job done, or frees it if the asking task gave up (cancelled, timed
+ * out) meanwhile: a cancelled lookup returns at once and leaks nothing,
+ * though the thread finishes its getaddrinfo. */
 typedef struct dns_job {
     char *host, *port;
     struct addrinfo hints;
     struct addrinfo *res;
     int rc, syserr;
-    int pool_err; /* the pool could not run the lookup (e.g. -ENOMEM) */
-    bool done, abandoned;
+    int pool_err;  /* the lookup could not run (e.g. -ENOMEM) */
+    char why[96]; /* why the helper never ran, if it did not */
+    bool ran, done, abandoned;
     cio__waitq q;
+    cio__watcher watch;
 } dns_job;
 
 static void dns_job_free(dns_job *j) {
@@ -173,20 +179,31 @@ static int dns_run(void *arg) {
 
 static int dns_helper(void *arg) {
     dns_job *j = arg;
-    int rc;
+    j->ran = true;
     cio_scope sh;
     cio_shield_begin(&sh, CIO_FOREVER);
-    rc = cio_to_thread(dns_run, j);
+    int rc = cio_to_thread(dns_run, j);
     cio_shield_end(&sh);
     if (rc < 0)
         j->pool_err = rc;
+    return 0;
+}
+
+static void dns_helper_ended(cio__watcher *w, cio_task *t, int index) {
+    (void)index;
+    dns_job *j = (dns_job *)((char *)w - offsetof(dns_job, watch));
+    if (!j->ran) {
+        j->pool_err = t->result < 0 ? t->result : -ECANCELED;
+        const char *m = cio__task_msg(t);
+        snprintf(j->why, sizeof j->why, "%s", m && *m ? m : cio_strerror(j->pool_err));
+    }
+    cio__task_release(cio__loop(), t);
     if (j->abandoned) {
         dns_job_free(j);
-        return 0;
+        return;
     }
     j->done = true;
     cio__waitq_wake_all(&j->q, 0);
-    return 0;
 }
 
 static int gai_error(int rc, int syserr, const char *host, const char *port) {
@@ -238,19 +255,26 @@ int cio_resolve(const char *host, const char *port, int family, int socktype,
         dns_job_free(j);
         return cio_seterr(-ENOMEM, "resolve %s: out of memory", name);
     }
-    cio_detach(t);
+    j->watch.done = dns_helper_ended;
+    t->watcher = &j->watch;
     while (!j->done) {
         cio__waiter w = {0};
         rc = cio__waitq_wait(&j->q, &w);
         if (rc < 0) {
-            j->abandoned = true;
+            if (j->done) /* it ended as we were interrupted: the job is ours */
+                dns_job_free(j);
+            else
+                j->abandoned = true; /* the watch frees it */
             return cio_seterr(rc, "resolve %s: %s", name, cio_strerror(rc));
         }
     }
-    if (j->pool_err || j->rc == EAI_MEMORY) { /* ours, not the name's */
+    if (j->pool_err || j->rc == EAI_MEMORY || (j->rc == EAI_SYSTEM && j->syserr == ENOMEM)) {
+        /* ours, not the name's */
         rc = j->pool_err ? j->pool_err : -ENOMEM;
+        char why[96];
+        snprintf(why, sizeof why, "%s", j->why[0] ? j->why : cio_strerror(rc));
         dns_job_free(j);
-        return cio_seterr(rc, "resolve %s: the lookup could not run: %s", name, cio_strerror(rc));
+        return cio_seterr(rc, "resolve %s: the lookup could not run: %s", name, why);
     }
     if (j->rc != 0) {
         rc = gai_error(j->rc, j->syserr, host, port);

@@ -534,14 +534,13 @@ typedef struct {
 
 static void call_work(cio__job *j) {
     call_job *c = (call_job *)j;
+    /* fn runs outside any task, so its message is this thread's: start it
+     * empty, so that a message an earlier job left behind is not taken
+     * for this one's. */
+    cio__errmsg_clear();
     j->result = c->fn(c->arg);
-    if (j->result < 0 && cio_errmsg()[0]) {
-        /* fn ran outside any task, so its message is this thread's. If
-         * the copy fails, the caller still gets the code and a generic
-         * message. */
+    if (j->result < 0 && cio_errmsg()[0]) /* if the copy fails: a generic message */
         c->msg = cio__strdup(cio_errmsg());
-        cio_seterr(0, "%s", "");
-    }
 }
 
 static void recycle(cio__tloop *tl, call_job *c) {
