@@ -4,6 +4,8 @@
 #include <cio.h>
 #include <cio/test.h>
 
+#include "stack_fill.h"
+
 #include <stdlib.h>
 
 #define I(x) ((void *)(intptr_t)(x))
@@ -304,4 +306,37 @@ CIO_TEST(gen_next_out_of_memory_for_the_producer) {
     for (int i = 0; i < nfill; i++)
         CIO_ASSERT_EQ(cio_join(fill[i]), 0);
     free(fill);
+}
+
+/* The producer task cannot get a stack, so it ends without ever running:
+ * next answers at once with -ENOMEM and the reason (it used to wait for a
+ * producer that was gone), and later calls report the same end. */
+CIO_TEST(gen_next_whose_producer_cannot_get_a_stack_answers_at_once) {
+    static cio_task *ts[600];
+    int n_parked = stack_fill(ts, 600);
+    CIO_ASSERT_GE(n_parked, 0);
+    int could_not_start = 0, rc = -1;
+    for (long n = 1; n < 8 && rc < 0; n++) {
+        cio_gen g;
+        void *v = I(-1);
+        CIO_ASSERT_EQ(cio_gen_init(&g, three_values, NULL), 0);
+        cio_test_fail_alloc(n);
+        rc = cio_gen_next(&g, &v);
+        cio_test_fail_alloc(0);
+        if (rc < 0) {
+            CIO_ASSERT_EQ(rc, -ENOMEM);
+            CIO_ASSERT_EQ(V(v), -1);
+            if (strstr(cio_errmsg(), "the producer could not start: spawn: cannot map a task "
+                                     "stack") != NULL) {
+                could_not_start++;
+                CIO_ASSERT_EQ(cio_gen_next(&g, &v), -ENOMEM); /* it stays ended */
+            }
+        } else {
+            CIO_ASSERT_EQ(V(v), 1);
+        }
+        CIO_ASSERT_EQ(cio_gen_close(&g), 0);
+    }
+    CIO_ASSERT_EQ(rc, 0);
+    CIO_ASSERT_EQ(could_not_start, 1);
+    CIO_ASSERT_EQ(stack_fill_release(ts, n_parked), n_parked ? -ECANCELED : 0);
 }

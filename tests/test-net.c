@@ -7,6 +7,7 @@
 #include <cio/test.h>
 
 #include "core/runtime.h"
+#include "stack_fill.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -1113,36 +1114,12 @@ CIO_TEST(net_calls_with_null_are_einval) {
     CIO_ASSERT_EQ(cio_server_close(srv, 0), 0);
 }
 
-/* The lookup's helper task cannot get a stack (its slab is full, a new one
- * cannot be recorded, and no separately guarded stack is allowed): the
- * asking task hears of it at once, -ENOMEM, instead of waiting for a
- * lookup that never starts. */
-static int parked_forever(void *arg) {
-    (void)arg;
-    return cio_sleep(CIO_FOREVER);
-}
-
+/* The lookup's helper task cannot get a stack: the asking task hears of
+ * it at once, -ENOMEM, instead of waiting for a lookup that never starts. */
 CIO_TEST(dns_helper_without_a_stack_answers_at_once) {
-    cio_loop *L = cio__loop();
-    L->guard_budget = 0; /* new stacks only from slabs */
-    /* Park tasks until the default-size pool has no free stack and no room
-     * left in its slab: the helper's stack then needs a new slab. */
-    cio__stack_pool *p = NULL;
-    for (int i = 0; i < CIO__STACK_POOLS; i++)
-        if (L->pools[i].size == L->default_stack || L->pools[i].size == 0) {
-            p = &L->pools[i];
-            break;
-        }
-    CIO_ASSERT(p != NULL);
-    enum { MAX = 600 };
-    static cio_task *ts[MAX];
-    int n_parked = 0;
-    while (n_parked < MAX && (p->size == 0 || p->nfree > 0 || p->ncold > 0 ||
-                              p->slab + p->size + L->page <= p->slab_end)) {
-        ts[n_parked++] = cio_spawn(parked_forever, NULL);
-        CIO_ASSERT_EQ(cio_yield(), 0); /* it runs and parks on its stack */
-    }
-    CIO_ASSERT_LT(n_parked, MAX);
+    static cio_task *ts[600];
+    int n_parked = stack_fill(ts, 600);
+    CIO_ASSERT_GE(n_parked, 0);
     cio_addr a[4];
     int could_not_run = 0, rc = -1;
     for (long n = 1; n < 12 && rc < 0; n++) {
@@ -1160,7 +1137,5 @@ CIO_TEST(dns_helper_without_a_stack_answers_at_once) {
     }
     CIO_ASSERT_GE(rc, 1);
     CIO_ASSERT_EQ(could_not_run, 1);
-    for (int i = 0; i < n_parked; i++)
-        cio_cancel(ts[i]);
-    CIO_ASSERT_EQ(cio_gather(ts, (size_t)n_parked, NULL), -ECANCELED);
+    CIO_ASSERT_EQ(stack_fill_release(ts, n_parked), n_parked ? -ECANCELED : 0);
 }

@@ -4,6 +4,8 @@
 #include <cio.h>
 #include <cio/test.h>
 
+#include "stack_fill.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -412,4 +414,37 @@ CIO_TEST(exitstack_pop_all_moves_cleanups) {
     CIO_ASSERT_EQ(cio_exitstack_close(&outer, 0), 0);
     CIO_ASSERT_STREQ(trace, "cb 2(0);cb 1(0);cb o(0);");
     CIO_ASSERT_EQ(cio_exitstack_pop_all(NULL, &outer), -EINVAL);
+}
+
+/* The manager's task cannot get a stack: entering fails at once with
+ * -ENOMEM and the reason (it used to wait for a task that was gone), and
+ * the body never runs. */
+static int never_body(void *arg) {
+    *(int *)arg = 1;
+    return 0;
+}
+
+CIO_TEST_VCLOCK(gencm_whose_task_cannot_get_a_stack_fails_enter_at_once) {
+    static cio_task *ts[600];
+    int n_parked = stack_fill(ts, 600);
+    CIO_ASSERT_GE(n_parked, 0);
+    trace[0] = 0;
+    gen_mode = 1;
+    int could_not_start = 0, rc = -1;
+    for (long n = 1; n < 8 && rc < 0; n++) {
+        cio_gencm g;
+        CIO_ASSERT_EQ(cio_gencm_init(&g, managed, "C"), 0);
+        int ran = 0;
+        cio_test_fail_alloc(n);
+        rc = cio_with(&g.cm, never_body, &ran);
+        cio_test_fail_alloc(0);
+        if (rc < 0) {
+            CIO_ASSERT_EQ(rc, -ENOMEM);
+            CIO_ASSERT_EQ(ran, 0);
+            could_not_start += strstr(cio_errmsg(), "its task could not start: spawn: cannot "
+                                                    "map a task stack") != NULL;
+        }
+    }
+    CIO_ASSERT_EQ(could_not_start, 1);
+    CIO_ASSERT_EQ(stack_fill_release(ts, n_parked), n_parked ? -ECANCELED : 0);
 }

@@ -169,6 +169,8 @@ int cio__loop_on_close(cio_loop *loop, void (*fn)(void *arg), void *arg);
 /* Runs fn(arg) on the loop's own thread at the next iteration (outside any
  * task); from the loop's thread itself too. Same as cio_call_threadsafe. */
 int cio__loop_post(cio_loop *loop, void (*fn)(void *), void *arg);
+/* Parks until woken, or until task t ends (even before it ever ran). */
+int cio__park_watching(cio_task *t);
 /* Empties the current task's (or thread's) error message. */
 void cio__errmsg_clear(void);
 /* True once the loop is being freed (on its own thread: its last posts). */

@@ -202,6 +202,33 @@ int cio__collect(cio_task *t) {
 
 /* ---- awaiting a task ---- */
 
+struct park_watch {
+    cio__watcher base;
+    cio_task *waiter;
+};
+
+static void park_watch_done(cio__watcher *w, cio_task *t, int index) {
+    (void)t, (void)index;
+    cio__wake(((struct park_watch *)w)->waiter, 0);
+}
+
+/* Parks like cio__park(CIO_FOREVER), and is also woken if t ends meanwhile,
+ * even without ever having run (no memory for its stack): a task waiting
+ * for t's next move must not wait for a task that is gone. t is left
+ * unclaimed either way, for a later join. */
+int cio__park_watching(cio_task *t) {
+    if (t->state == CIO__DONE)
+        return 0;
+    if (t->watcher) /* already awaited by someone else */
+        return cio__park(CIO_FOREVER);
+    struct park_watch w = {{park_watch_done}, cio__task()};
+    t->watcher = &w.base;
+    int rc = cio__park(CIO_FOREVER);
+    if (t->watcher == &w.base)
+        t->watcher = NULL;
+    return rc;
+}
+
 struct join_watch {
     cio__watcher base;
     cio_task *waiter;

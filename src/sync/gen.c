@@ -6,6 +6,8 @@
 
 #include "core/internal.h"
 
+#include <stdio.h>
+
 enum { NEW, RUNNING, SUSPENDED, FINISHED, DONE };
 
 int cio_gen_init(cio_gen *g, cio_gen_fn fn, void *arg) {
@@ -64,8 +66,8 @@ int cio_gen_next(cio_gen *g, void **out) {
         g->state = RUNNING;
         g->consumer = cio__task();
         g->consumer_waiting = 1;
-        while (g->state == RUNNING && rc == 0)
-            rc = cio__park(CIO_FOREVER);
+        while (g->state == RUNNING && rc == 0 && !cio_task_done(g->task))
+            rc = cio__park_watching(g->task);
         g->consumer_waiting = 0;
     }
     if (g->state == SUSPENDED) { /* a value, even if we were interrupted just now */
@@ -76,6 +78,13 @@ int cio_gen_next(cio_gen *g, void **out) {
         if (finish(g) == -ECANCELED) /* the producer task itself was cancelled */
             return cio_seterr(-ECANCELED, "cio_gen_next: the generator's producer was cancelled");
         return ended(g);
+    }
+    if (cio_task_done(g->task)) { /* ended without running: no stack for it */
+        int r = finish(g);
+        char why[160];
+        snprintf(why, sizeof why, "%s", cio_errmsg());
+        return cio_seterr(r < 0 ? r : -ENOMEM, "cio_gen_next: the producer could not start: %s",
+                          why);
     }
     /* Interrupted while the producer runs: cancellation closes it. */
     cio_cancel(g->task);

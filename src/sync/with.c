@@ -6,6 +6,8 @@
 
 #include "core/internal.h"
 
+#include <stdio.h>
+
 static int check_cm(const cio_cm *cm, const char *fn) {
     if (cio__unlikely(!cm || !cm->enter || !cm->exit))
         return cio_seterr(-EINVAL, "%s: manager or its enter/exit is NULL", fn);
@@ -84,12 +86,19 @@ static int gencm_enter(void *self, void **as) {
         return cio_seterr(-ENOMEM, "generator-style manager: cannot spawn its task");
     }
     g->caller_waiting = 1;
-    while (g->state == SETUP && rc == 0)
-        rc = cio__park(CIO_FOREVER);
+    while (g->state == SETUP && rc == 0 && !cio_task_done(g->task))
+        rc = cio__park_watching(g->task);
     g->caller_waiting = 0;
     if (g->state == YIELDED) {
         *as = g->value;
         return 0;
+    }
+    if (g->state == SETUP && cio_task_done(g->task)) { /* it could not start: no stack */
+        int r = gencm_join(g);
+        char why[160];
+        snprintf(why, sizeof why, "%s", cio_errmsg());
+        return cio_seterr(r < 0 ? r : -ENOMEM,
+                          "generator-style manager: its task could not start: %s", why);
     }
     if (g->state == SETUP) { /* we were interrupted during setup */
         cio_cancel(g->task);
