@@ -1139,3 +1139,63 @@ CIO_TEST(dns_helper_without_a_stack_answers_at_once) {
     CIO_ASSERT_EQ(could_not_run, 1);
     CIO_ASSERT_EQ(stack_fill_release(ts, n_parked), n_parked ? -ECANCELED : 0);
 }
+
+/* A connection's handler task cannot get a stack: the server reports it,
+ * closes that connection (nothing leaks: the harness counts fds) and
+ * serves the next one. */
+static int conn_could_not_start;
+static void capture_conn_report(int level, const char *msg) {
+    (void)level;
+    conn_could_not_start += strstr(msg, "a connection handler could not start (spawn: cannot "
+                                        "map a task stack)") != NULL;
+}
+
+/* Sends a byte and waits up to a second: 1 if it came back, 0 if the
+ * server closed the connection, -1 if neither. */
+static int poke(int fd) {
+    if (write(fd, "x", 1) != 1)
+        return 0;
+    for (int i = 0; i < 1000; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 0) == 1) {
+            char c;
+            return read(fd, &c, 1) == 1 && c == 'x' ? 1 : 0;
+        }
+        cio_sleep(CIO_MS);
+    }
+    return -1;
+}
+
+CIO_TEST(serve_handler_without_a_stack_closes_that_connection) {
+    cio_server *srv;
+    CIO_ASSERT_EQ(cio_tcp_serve(&srv, "127.0.0.1", "0", echo_handler, NULL, NULL), 0);
+    CIO_ASSERT_EQ(cio_sleep(CIO_MS), 0); /* the acceptor waits; the timer heap exists */
+    static cio_task *ts[600];
+    int n_parked = stack_fill(ts, 600);
+    CIO_ASSERT_GE(n_parked, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)cio_server_port(srv)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    conn_could_not_start = 0;
+    cio__set_report_hook(capture_conn_report);
+    int closed = 0, echoed = 0;
+    for (long n = 1; n < 10 && !echoed; n++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CIO_ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+        cio_test_fail_alloc(n);
+        for (int k = 0; k < 5; k++)
+            cio_sleep(CIO_MS); /* accept, spawn, first run */
+        cio_test_fail_alloc(0);
+        int r = poke(fd);
+        CIO_ASSERT_GE(r, 0);
+        closed += r == 0;
+        echoed += r == 1;
+        close(fd);
+    }
+    cio__set_report_hook(NULL);
+    CIO_ASSERT_EQ(echoed, 1);
+    CIO_ASSERT_GE(closed, 1);
+    CIO_ASSERT_EQ(conn_could_not_start, 1);
+    CIO_ASSERT_EQ(cio_server_close(srv, CIO_SEC), 0);
+    CIO_ASSERT_EQ(stack_fill_release(ts, n_parked), n_parked ? -ECANCELED : 0);
+}

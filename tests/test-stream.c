@@ -6,6 +6,8 @@
 #include <cio/net.h>
 #include <cio/test.h>
 
+#include "stack_fill.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -1122,4 +1124,40 @@ CIO_TEST(stream_calls_with_null_are_einval) {
     CIO_ASSERT_EQ(read(peer, buf, sizeof buf), 2);
     CIO_ASSERT_EQ(cio_stream_close(s), 0);
     close(peer);
+}
+
+/* The background writer cannot get a stack: a flush waiting for it hears
+ * so at once (-ENOMEM) instead of waiting for a writer that is gone; the
+ * queued bytes stay, and a later write starts a writer again. */
+CIO_TEST_VCLOCK(flush_whose_writer_cannot_get_a_stack_fails_at_once) {
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    enum { N = 1 << 20 }; /* more than the socket takes: the rest is queued */
+    char *big = calloc(1, N);
+    CIO_ASSERT(big != NULL);
+    static cio_task *ts[600];
+    int n_parked = stack_fill(ts, 600);
+    CIO_ASSERT_GE(n_parked, 0);
+    int could_not_start = 0, rc = 0;
+    for (long n = 1; n < 10 && rc != -ETIMEDOUT; n++) {
+        cio_test_fail_alloc(n);
+        rc = cio_stream_write(s, big, N);
+        bool queued = rc == 0;
+        if (queued) {
+            CIO_TIMEOUT(50 * CIO_MS) { rc = cio_stream_flush(s); }
+        }
+        cio_test_fail_alloc(0);
+        CIO_ASSERT(rc == -ENOMEM || rc == -ETIMEDOUT);
+        if (queued && rc == -ENOMEM) { /* the writer was spawned, and ended unrun */
+            could_not_start++;
+            CIO_ASSERT(strstr(cio_errmsg(), "flush") != NULL);
+        }
+    }
+    CIO_ASSERT_EQ(rc, -ETIMEDOUT); /* a writer runs now, waiting for the peer */
+    CIO_ASSERT_EQ(could_not_start, 1);
+    CIO_ASSERT_GT(cio_stream_write_buffered(s), 0);
+    cio_stream_abort(s);
+    close(p);
+    free(big);
+    CIO_ASSERT_EQ(stack_fill_release(ts, n_parked), n_parked ? -ECANCELED : 0);
 }

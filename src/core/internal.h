@@ -169,6 +169,20 @@ int cio__loop_on_close(cio_loop *loop, void (*fn)(void *arg), void *arg);
 /* Runs fn(arg) on the loop's own thread at the next iteration (outside any
  * task); from the loop's thread itself too. Same as cio_call_threadsafe. */
 int cio__loop_post(cio_loop *loop, void (*fn)(void *), void *arg);
+/* Observes a task's completion; at most one per task (the collector).
+ * index is what the watcher stored with cio__task_set_watch_index. */
+typedef struct cio__watcher cio__watcher;
+struct cio__watcher {
+    void (*done)(cio__watcher *w, cio_task *t, int index);
+};
+/* For modules outside core: makes w the collector of a task just spawned
+ * (instead of detaching it). w->done runs when t ends, even if it never
+ * ran (no memory for its stack), and must release t with cio__task_free;
+ * cio__task_result and cio__task_message say how it ended. */
+void cio__task_watch(cio_task *t, cio__watcher *w);
+int cio__task_result(const cio_task *t);
+const char *cio__task_message(const cio_task *t); /* NULL if none */
+void cio__task_free(cio_task *t);
 /* Parks until woken, or until task t ends (even before it ever ran). */
 int cio__park_watching(cio_task *t);
 /* Empties the current task's (or thread's) error message. */

@@ -77,12 +77,7 @@ enum cio__task_flags {
     CIO__DETACHED = 2,
 };
 
-/* Observes a task's completion; at most one per task (the collector).
- * index is what the watcher stored with cio__task_set_watch_index. */
-typedef struct cio__watcher cio__watcher;
-struct cio__watcher {
-    void (*done)(cio__watcher *w, cio_task *t, int index);
-};
+/* cio__watcher (a task's collector) is declared in internal.h. */
 
 /* What a task needs only while it runs or waits. It lives at the top of the
  * task's stack, under the stack descriptor, so it costs no memory of its

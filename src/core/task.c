@@ -202,6 +202,11 @@ int cio__collect(cio_task *t) {
 
 /* ---- awaiting a task ---- */
 
+void cio__task_watch(cio_task *t, cio__watcher *w) { t->watcher = w; }
+int cio__task_result(const cio_task *t) { return t->result; }
+const char *cio__task_message(const cio_task *t) { return cio__task_msg(t); }
+void cio__task_free(cio_task *t) { cio__task_release(cio__tls_loop, t); }
+
 struct park_watch {
     cio__watcher base;
     cio_task *waiter;

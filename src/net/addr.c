@@ -2,7 +2,6 @@
  * go to getaddrinfo on the thread pool, because the resolver blocks (files,
  * DNS over the network, NSS modules) and must never stall the loop. */
 #include "net/net_int.h"
-#include "core/runtime.h"
 #include "cio/thread.h"
 
 #include <arpa/inet.h>
@@ -193,11 +192,11 @@ static void dns_helper_ended(cio__watcher *w, cio_task *t, int index) {
     (void)index;
     dns_job *j = (dns_job *)((char *)w - offsetof(dns_job, watch));
     if (!j->ran) {
-        j->pool_err = t->result < 0 ? t->result : -ECANCELED;
-        const char *m = cio__task_msg(t);
+        j->pool_err = cio__task_result(t) < 0 ? cio__task_result(t) : -ECANCELED;
+        const char *m = cio__task_message(t);
         snprintf(j->why, sizeof j->why, "%s", m && *m ? m : cio_strerror(j->pool_err));
     }
-    cio__task_release(cio__loop(), t);
+    cio__task_free(t);
     if (j->abandoned) {
         dns_job_free(j);
         return;
@@ -256,7 +255,7 @@ int cio_resolve(const char *host, const char *port, int family, int socktype,
         return cio_seterr(-ENOMEM, "resolve %s: out of memory", name);
     }
     j->watch.done = dns_helper_ended;
-    t->watcher = &j->watch;
+    cio__task_watch(t, &j->watch);
     while (!j->done) {
         cio__waiter w = {0};
         rc = cio__waitq_wait(&j->q, &w);

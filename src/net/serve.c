@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,11 +24,16 @@ typedef struct listener {
     cio_addr addr;
 } listener;
 
+/* A connection's handler task is watched, not detached: when it ends, even
+ * without having run (no memory for its stack), conn_ended closes what it
+ * did not and takes the connection off the server's books. */
 typedef struct conn {
     struct conn *next, *prev;
     cio_server *srv;
     cio_task *task;
     int fd;
+    bool ran;
+    cio__watcher watch;
     cio_addr peer; /* from accept4, for messages */
 } conn;
 
@@ -66,6 +72,7 @@ static int conn_handshake(cio_server *srv, cio_stream *s) {
 
 static int conn_main(void *arg) {
     conn *c = arg;
+    c->ran = true;
     cio_server *srv = c->srv;
     cio_stream *s = NULL;
     int rc = cio__stream_new(&s, c->fd, &srv->opts.stream);
@@ -89,13 +96,26 @@ static int conn_main(void *arg) {
         cio_stream_close(s);
         cio_timeout_end(&sc);
     }
+    return 0; /* conn_ended does the books */
+}
+
+static void conn_ended(cio__watcher *w, cio_task *t, int index) {
+    (void)index;
+    conn *c = (conn *)((char *)w - offsetof(conn, watch));
+    cio_server *srv = c->srv;
+    if (!c->ran) {
+        const char *m = cio__task_message(t);
+        cio__report(2, "server: a connection handler could not start (%s); closing the "
+                       "connection", m && *m ? m : cio_strerror(cio__task_result(t)));
+        close(c->fd);
+    }
+    cio__task_free(t);
     CIO__DLIST_UNLINK(srv->conns, c);
     srv->nconns--;
     cio__waitq_wake_all(&srv->slotq, 0);
     if (srv->nconns == 0)
         cio__waitq_wake_all(&srv->idleq, 0);
     cio__free(c);
-    return 0;
 }
 
 static void start_conn(cio_server *srv, int fd, const cio_addr *peer) {
@@ -117,9 +137,11 @@ static void start_conn(cio_server *srv, int fd, const cio_addr *peer) {
     c->fd = fd;
     c->peer = *peer;
     c->task = t;
+    c->ran = false;
+    c->watch.done = conn_ended;
+    cio__task_watch(t, &c->watch);
     CIO__DLIST_PUSH(srv->conns, c);
     srv->nconns++;
-    cio_detach(t);
 }
 
 /* ---- accepting ----------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include "net/net_int.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -540,6 +541,7 @@ static void wake_writers(cio_stream *s, int result) {
 
 static int flusher_main(void *arg) {
     cio_stream *s = arg;
+    s->flusher_ran = true;
     int rc = 0;
     while (queued(s) && !s->closing) {
         struct iovec v = {s->wbuf + s->wpos, queued(s)};
@@ -564,8 +566,23 @@ static int flusher_main(void *arg) {
     s->flusher = NULL;
     if (!s->closing)
         wake_writers(s, s->werr ? s->werr : (queued(s) ? rc : 0));
+    return 0; /* flusher_ended drops its reference */
+}
+
+/* The flusher is watched, not detached: it holds a reference to the
+ * stream until it has ended, and if it ended without running (no memory
+ * for its stack) the writers waiting for it hear so. */
+static void flusher_ended(cio__watcher *w, cio_task *t, int index) {
+    (void)index;
+    cio_stream *s = (cio_stream *)((char *)w - offsetof(cio_stream, flusher_watch));
+    if (!s->flusher_ran) {
+        if (s->flusher == t)
+            s->flusher = NULL;
+        if (!s->closing)
+            wake_writers(s, -ENOMEM); /* their drain or flush fails, named */
+    }
+    cio__task_free(t);
     stream_unref(s);
-    return 0;
 }
 
 static int start_flusher(cio_stream *s) {
@@ -574,7 +591,9 @@ static int start_flusher(cio_stream *s) {
         return cio_seterr(-ENOMEM, "stream: cannot start the background writer");
     s->refs++;
     s->flusher = t;
-    cio_detach(t);
+    s->flusher_ran = false;
+    s->flusher_watch.done = flusher_ended;
+    cio__task_watch(t, &s->flusher_watch);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* cio_run_threadsafe: run a task on another thread's loop and wait for it
  * from here (asyncio.run_coroutine_threadsafe(...).result()). */
-#include "core/runtime.h"
+
+#include "core/internal.h"
 
 #include "cio/thread.h"
 
@@ -84,14 +85,15 @@ static void task_ended(cio__watcher *w, cio_task *t, int index) {
     (void)index;
     task_watch *tw = (task_watch *)w;
     if (!tw->ran && claim(tw->r)) {
+        int result = cio__task_result(t);
+        const char *m = cio__task_message(t);
         char msg[256];
         snprintf(msg, sizeof msg, "cio_run_threadsafe: the task ended before it ran: %s",
-                 t->result == -ECANCELED ? "cancelled (the loop is closing)"
-                                         : cio__task_msg(t) ? cio__task_msg(t)
-                                                            : cio_strerror(t->result));
-        finish(tw->r, t->result < 0 ? t->result : -ECANCELED, msg);
+                 result == -ECANCELED ? "cancelled (the loop is closing)"
+                                      : m && *m ? m : cio_strerror(result));
+        finish(tw->r, result < 0 ? result : -ECANCELED, msg);
     }
-    cio__task_release(cio__loop(), t);
+    cio__task_free(t);
     cio__free(tw);
 }
 
@@ -129,7 +131,7 @@ static void start(void *arg) {
     }
     tw->base.done = task_ended;
     tw->r = r;
-    t->watcher = &tw->base; /* before it first runs: it ends through task_ended */
+    cio__task_watch(t, &tw->base); /* before it first runs: it ends through task_ended */
     r->loop_thread = pthread_self();
     pthread_mutex_lock(&started_lock);
     r->next = started;
