@@ -1,6 +1,5 @@
 /* cio_run_threadsafe: run a task on another thread's loop and wait for it
  * from here (asyncio.run_coroutine_threadsafe(...).result()). */
-
 #include "core/internal.h"
 
 #include "cio/thread.h"
