@@ -336,9 +336,10 @@ void cio__stack_overflow(cio_task *t) {
 }
 
 /* How far under its stack a task's stack pointer may have run before the
- * fault and still be called its overflow (a canary-only stack runs on
- * through its neighbours' memory until something faults). */
-#define SP_MARGIN ((size_t)1 << 20)
+ * fault and still be called its overflow: a canary-only stack runs on
+ * through its neighbours' memory, whole slabs of them, until something
+ * faults. (Further away, the stack pointer is on some other stack.) */
+#define SP_MARGIN ((size_t)1 << 30)
 
 /* The stack pointer of the interrupted code, or NULL where unknown. */
 __attribute__((unused)) static char *fault_sp(void *uc) {
@@ -365,7 +366,7 @@ __attribute__((unused)) static void on_segv(int sig, siginfo_t *si, void *uc) {
         char *addr = si->si_addr, *lo = t->body->stack->lo, *sp = fault_sp(uc);
         if (t->body->stack->guarded && addr < lo && addr >= lo - L->page - 4096)
             cio__stack_overflow(t);
-        if (sp && sp < lo && sp >= lo - SP_MARGIN)
+        if (sp && sp < lo && (uintptr_t)lo - (uintptr_t)sp <= SP_MARGIN)
             cio__stack_overflow(t);
     }
     signal(sig, SIG_DFL);
