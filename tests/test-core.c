@@ -230,22 +230,34 @@ static int run_in_child(void (*child)(void), char *out, size_t cap) {
     return st;
 }
 
-static void *overflow_thread(void *arg) {
+/* run_loop_in_child: in a forked child, setup() (if any), then cio_run(main)
+ * on a fresh thread (the child is a copy of a process inside a task). */
+static void (*child_setup)(void);
+static cio_fn child_main;
+
+static void *child_loop_thread(void *arg) {
     (void)arg;
-    cio_run(overflow_main, NULL);
+    cio_run(child_main, NULL);
     return NULL;
 }
 
-static void overflow_child(void) {
-    /* This process is inside a task: run the loop on a fresh thread. */
+static void child_loop(void) {
+    if (child_setup)
+        child_setup();
     pthread_t th;
-    pthread_create(&th, NULL, overflow_thread, NULL);
+    pthread_create(&th, NULL, child_loop_thread, NULL);
     pthread_join(th, NULL);
+}
+
+static int run_loop_in_child(void (*setup)(void), cio_fn main, char *out, size_t cap) {
+    child_setup = setup;
+    child_main = main;
+    return run_in_child(child_loop, out, cap);
 }
 
 CIO_TEST(stack_overflow_is_reported_with_the_task_name) {
     char out[4096];
-    int st = run_in_child(overflow_child, out, sizeof out);
+    int st = run_loop_in_child(NULL, overflow_main, out, sizeof out);
     CIO_ASSERT(!(WIFEXITED(st) && WEXITSTATUS(st) == 0)); /* never silent */
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     /* (Sanitizers catch the fault themselves and print their own report.) */
@@ -258,21 +270,17 @@ CIO_TEST(stack_overflow_is_reported_with_the_task_name) {
  * installed by madvise (Linux 6.13+), a stack in a mapping of its own with
  * an mprotect'ed guard page (older kernels, within the budget), and a slab
  * stack with only the canary (older kernels, beyond the budget). */
-static void overflow_child_no_slab_guards(void) {
-    cio__stack_slab_guards(0);
-    overflow_child();
-}
-static void overflow_child_canary_only(void) {
+static void no_slab_guards(void) { cio__stack_slab_guards(0); }
+static void canary_only(void) {
     cio__stack_slab_guards(0);
     cio__stack_guard_budget_override(0);
-    overflow_child();
 }
 
 CIO_TEST(stack_overflow_is_reported_on_every_kind_of_stack) {
-    void (*kinds[])(void) = {overflow_child_no_slab_guards, overflow_child_canary_only};
+    void (*kinds[])(void) = {no_slab_guards, canary_only};
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
         char out[4096];
-        int st = run_in_child(kinds[i], out, sizeof out);
+        int st = run_loop_in_child(kinds[i], overflow_main, out, sizeof out);
         CIO_ASSERT(!(WIFEXITED(st) && WEXITSTATUS(st) == 0));
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
         CIO_ASSERT(strstr(out, "stack overflow") != NULL);
@@ -296,21 +304,11 @@ static int jumper_main(void *arg) {
     (void)arg;
     return cio_join(cio_spawn_with(jumper, NULL, &(cio_spawn_opts){.name = "jumper"}));
 }
-static void *jumper_thread(void *arg) {
-    (void)arg;
-    cio_run(jumper_main, NULL);
-    return NULL;
-}
-static void jumper_child(void) {
-    cio__stack_guard_budget_override(0); /* a slab stack, on any kernel */
-    pthread_t th;
-    pthread_create(&th, NULL, jumper_thread, NULL);
-    pthread_join(th, NULL);
-}
+static void slab_stacks_only(void) { cio__stack_guard_budget_override(0); } /* any kernel */
 
 CIO_TEST(a_frame_that_jumps_the_guard_page_is_caught_by_the_canary) {
     char out[4096];
-    int st = run_in_child(jumper_child, out, sizeof out);
+    int st = run_loop_in_child(slab_stacks_only, jumper_main, out, sizeof out);
     CIO_ASSERT(!(WIFEXITED(st) && WEXITSTATUS(st) == 0));
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     /* (A sanitizer may stop the child first, with its own report.) */
@@ -342,20 +340,9 @@ static int probe_main(void *arg) {
         cio_cancel(ts[i]);
     return cio_gather(ts, N, NULL);
 }
-static void *probe_thread(void *arg) {
-    (void)arg;
-    cio_run(probe_main, NULL);
-    return NULL;
-}
-static void probe_child(void) {
-    pthread_t th;
-    pthread_create(&th, NULL, probe_thread, NULL);
-    pthread_join(th, NULL);
-}
-
 CIO_TEST(slab_stacks_have_guard_pages_where_the_kernel_can) {
     char out[4096];
-    int st = run_in_child(probe_child, out, sizeof out);
+    int st = run_loop_in_child(NULL, probe_main, out, sizeof out);
     if (cio__stack_slab_guards_work()) { /* the read faulted (a sanitizer reports it and exits) */
         CIO_ASSERT(!(WIFEXITED(st) && WEXITSTATUS(st) == 0));
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)

@@ -75,6 +75,16 @@ int cio_seterr(int code, const char *fmt, ...) {
     return code;
 }
 
+int cio__seterr_wrap(int code, const char *fmt, ...) {
+    char prev[ERRMSG_SIZE], head[ERRMSG_SIZE];
+    snprintf(prev, sizeof prev, "%s", cio_errmsg());
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    return cio_seterr(code, "%s: %s", head, prev);
+}
+
 int cio__seterr_code(int code, const char *what) {
     return cio_seterr(code, "%s: %s", what, cio_strerror(code));
 }

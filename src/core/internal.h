@@ -31,6 +31,9 @@ long cio__alloc_live(void);
 int cio__vseterr(int code, const char *fmt, va_list ap);
 /* Sets the message to "<what>: <strerror(code)>" and returns code. */
 int cio__seterr_code(int code, const char *what);
+/* Sets "<fmt...>: <the current message>" (naming where an error from a
+ * deeper call surfaced), and returns code. */
+int cio__seterr_wrap(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- reporting: cio's own warnings go through one hook ------------------ */
 /* level: 0 debug, 1 info, 2 warning, 3 error. The default writes stderr;
@@ -178,10 +181,11 @@ struct cio__watcher {
 /* For modules outside core: makes w the collector of a task just spawned
  * (instead of detaching it). w->done runs when t ends, even if it never
  * ran (no memory for its stack), and must release t with cio__task_free;
- * cio__task_result and cio__task_message say how it ended. */
+ * cio__task_result and cio__task_reason (its message, else its code's
+ * text) say how it ended. */
 void cio__task_watch(cio_task *t, cio__watcher *w);
 int cio__task_result(const cio_task *t);
-const char *cio__task_message(const cio_task *t); /* NULL if none */
+const char *cio__task_reason(const cio_task *t);
 void cio__task_free(cio_task *t);
 /* Parks until woken, or until task t ends (even before it ever ran). */
 int cio__park_watching(cio_task *t);

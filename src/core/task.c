@@ -204,17 +204,20 @@ int cio__collect(cio_task *t) {
 
 void cio__task_watch(cio_task *t, cio__watcher *w) { t->watcher = w; }
 int cio__task_result(const cio_task *t) { return t->result; }
-const char *cio__task_message(const cio_task *t) { return cio__task_msg(t); }
+const char *cio__task_reason(const cio_task *t) {
+    const char *m = cio__task_msg(t);
+    return m && *m ? m : cio_strerror(t->result);
+}
 void cio__task_free(cio_task *t) { cio__task_release(cio__tls_loop, t); }
 
-struct park_watch {
+struct join_watch {
     cio__watcher base;
     cio_task *waiter;
 };
 
-static void park_watch_done(cio__watcher *w, cio_task *t, int index) {
+static void join_done(cio__watcher *w, cio_task *t, int index) {
     (void)t, (void)index;
-    cio__wake(((struct park_watch *)w)->waiter, 0);
+    cio__wake(((struct join_watch *)w)->waiter, 0);
 }
 
 /* Parks like cio__park(CIO_FOREVER), and is also woken if t ends meanwhile,
@@ -226,22 +229,12 @@ int cio__park_watching(cio_task *t) {
         return 0;
     if (t->watcher) /* already awaited by someone else */
         return cio__park(CIO_FOREVER);
-    struct park_watch w = {{park_watch_done}, cio__task()};
-    t->watcher = &w.base;
+    struct join_watch jw = {{join_done}, cio__task()};
+    t->watcher = &jw.base;
     int rc = cio__park(CIO_FOREVER);
-    if (t->watcher == &w.base)
+    if (t->watcher == &jw.base)
         t->watcher = NULL;
     return rc;
-}
-
-struct join_watch {
-    cio__watcher base;
-    cio_task *waiter;
-};
-
-static void join_done(cio__watcher *w, cio_task *t, int index) {
-    (void)t, (void)index;
-    cio__wake(((struct join_watch *)w)->waiter, 0);
 }
 
 /* Parks until t is done or the caller is interrupted. Returns 0 when t is

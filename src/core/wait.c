@@ -6,7 +6,6 @@
 
 void cio__cancel_and_wait(cio_task *t);
 
-/* Validates a task array for a call that will watch every task in it. */
 /* Checks every handle and sets w as the watcher of each task (a finished
  * one too: the watcher is the claim that keeps a second awaiter off), in
  * one pass (a gather of a million tasks touches each handle once here). On a

@@ -193,8 +193,7 @@ static void dns_helper_ended(cio__watcher *w, cio_task *t, int index) {
     dns_job *j = (dns_job *)((char *)w - offsetof(dns_job, watch));
     if (!j->ran) {
         j->pool_err = cio__task_result(t) < 0 ? cio__task_result(t) : -ECANCELED;
-        const char *m = cio__task_message(t);
-        snprintf(j->why, sizeof j->why, "%s", m && *m ? m : cio_strerror(j->pool_err));
+        snprintf(j->why, sizeof j->why, "%s", cio__task_reason(t));
     }
     cio__task_free(t);
     if (j->abandoned) {

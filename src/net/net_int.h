@@ -66,7 +66,6 @@ struct cio_stream {
     bool wshut;      /* write_eof done (or under way) */
     cio_task *flusher;      /* background task sending wbuf, or NULL */
     cio__watcher flusher_watch; /* its end, even if it never ran (stream.c) */
-    bool flusher_ran;
     cio__waitq drainq;      /* drain()/flush() callers waiting for the flusher */
     int refs;               /* the owner + a running flusher */
     bool closing;

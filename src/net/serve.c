@@ -104,9 +104,8 @@ static void conn_ended(cio__watcher *w, cio_task *t, int index) {
     conn *c = (conn *)((char *)w - offsetof(conn, watch));
     cio_server *srv = c->srv;
     if (!c->ran) {
-        const char *m = cio__task_message(t);
         cio__report(2, "server: a connection handler could not start (%s); closing the "
-                       "connection", m && *m ? m : cio_strerror(cio__task_result(t)));
+                       "connection", cio__task_reason(t));
         close(c->fd);
     }
     cio__task_free(t);

@@ -140,14 +140,14 @@ int cio__sock_nonblock(int fd) {
     return 0;
 }
 
-/* Sets "<op> <peer>: <reason>" unless the transport already explained a
- * TLS failure, and returns code. */
 /* A NULL stream, or a NULL buffer (or other required pointer) `what`. */
 __attribute__((cold, noinline)) static int snull(const char *fn, const cio_stream *s,
                                                  const char *what) {
     return cio_seterr(-EINVAL, "%s: the %s is NULL", fn, s ? what : "stream");
 }
 
+/* Sets "<op> <peer>: <reason>" unless the transport already explained a
+ * TLS failure, and returns code. */
 static int sfail(const cio_stream *s, int code, const char *op) {
     if (code == CIO_ETLS || code == CIO_ELIMIT || code == CIO_EPARTIAL || code == -EBUSY)
         return code;
@@ -541,7 +541,6 @@ static void wake_writers(cio_stream *s, int result) {
 
 static int flusher_main(void *arg) {
     cio_stream *s = arg;
-    s->flusher_ran = true;
     int rc = 0;
     while (queued(s) && !s->closing) {
         struct iovec v = {s->wbuf + s->wpos, queued(s)};
@@ -571,13 +570,13 @@ static int flusher_main(void *arg) {
 
 /* The flusher is watched, not detached: it holds a reference to the
  * stream until it has ended, and if it ended without running (no memory
- * for its stack) the writers waiting for it hear so. */
+ * for its stack) the writers waiting for it hear so. A flusher that ran
+ * cleared s->flusher itself; close clears it for one it cancels. */
 static void flusher_ended(cio__watcher *w, cio_task *t, int index) {
     (void)index;
     cio_stream *s = (cio_stream *)((char *)w - offsetof(cio_stream, flusher_watch));
-    if (!s->flusher_ran) {
-        if (s->flusher == t)
-            s->flusher = NULL;
+    if (s->flusher == t) { /* it never ran */
+        s->flusher = NULL;
         if (!s->closing)
             wake_writers(s, -ENOMEM); /* their drain or flush fails, named */
     }
@@ -591,7 +590,6 @@ static int start_flusher(cio_stream *s) {
         return cio_seterr(-ENOMEM, "stream: cannot start the background writer");
     s->refs++;
     s->flusher = t;
-    s->flusher_ran = false;
     s->flusher_watch.done = flusher_ended;
     cio__task_watch(t, &s->flusher_watch);
     return 0;
@@ -751,11 +749,8 @@ ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n) {
                 return cio__seterr_code(-errno, "sendfile: reading the file");
             if (r == 0)
                 break;
-            if ((rc = cio_stream_write(s, buf, (size_t)r)) < 0 || (rc = cio_stream_drain(s)) < 0) {
-                char why[200]; /* the write's or drain's own message, named as ours */
-                snprintf(why, sizeof why, "%s", cio_errmsg());
-                return cio_seterr(rc, "sendfile (after %zu bytes): %s", done, why);
-            }
+            if ((rc = cio_stream_write(s, buf, (size_t)r)) < 0 || (rc = cio_stream_drain(s)) < 0)
+                return cio__seterr_wrap(rc, "sendfile (after %zu bytes)", done);
             done += (size_t)r;
         }
         return (ssize_t)done;

@@ -6,8 +6,6 @@
 
 #include "core/internal.h"
 
-#include <stdio.h>
-
 enum { NEW, RUNNING, SUSPENDED, FINISHED, DONE };
 
 int cio_gen_init(cio_gen *g, cio_gen_fn fn, void *arg) {
@@ -81,10 +79,7 @@ int cio_gen_next(cio_gen *g, void **out) {
     }
     if (cio_task_done(g->task)) { /* ended without running: no stack for it */
         int r = finish(g);
-        char why[160];
-        snprintf(why, sizeof why, "%s", cio_errmsg());
-        return cio_seterr(r < 0 ? r : -ENOMEM, "cio_gen_next: the producer could not start: %s",
-                          why);
+        return cio__seterr_wrap(r < 0 ? r : -ENOMEM, "cio_gen_next: the producer could not start");
     }
     /* Interrupted while the producer runs: cancellation closes it. */
     cio_cancel(g->task);

@@ -6,8 +6,6 @@
 
 #include "core/internal.h"
 
-#include <stdio.h>
-
 static int check_cm(const cio_cm *cm, const char *fn) {
     if (cio__unlikely(!cm || !cm->enter || !cm->exit))
         return cio_seterr(-EINVAL, "%s: manager or its enter/exit is NULL", fn);
@@ -95,10 +93,8 @@ static int gencm_enter(void *self, void **as) {
     }
     if (g->state == SETUP && cio_task_done(g->task)) { /* it could not start: no stack */
         int r = gencm_join(g);
-        char why[160];
-        snprintf(why, sizeof why, "%s", cio_errmsg());
-        return cio_seterr(r < 0 ? r : -ENOMEM,
-                          "generator-style manager: its task could not start: %s", why);
+        return cio__seterr_wrap(r < 0 ? r : -ENOMEM,
+                                "generator-style manager: its task could not start");
     }
     if (g->state == SETUP) { /* we were interrupted during setup */
         cio_cancel(g->task);

@@ -85,11 +85,9 @@ static void task_ended(cio__watcher *w, cio_task *t, int index) {
     task_watch *tw = (task_watch *)w;
     if (!tw->ran && claim(tw->r)) {
         int result = cio__task_result(t);
-        const char *m = cio__task_message(t);
         char msg[256];
         snprintf(msg, sizeof msg, "cio_run_threadsafe: the task ended before it ran: %s",
-                 result == -ECANCELED ? "cancelled (the loop is closing)"
-                                      : m && *m ? m : cio_strerror(result));
+                 result == -ECANCELED ? "cancelled (the loop is closing)" : cio__task_reason(t));
         finish(tw->r, result < 0 ? result : -ECANCELED, msg);
     }
     cio__task_free(t);
