@@ -96,9 +96,13 @@ CIO_TEST(a_task_has_one_collector) {
     CIO_ASSERT_EQ(cio_join(other), 5);
 }
 
+static bool seven_returning;
+
 static int yield_once_then_7(void *arg) {
     (void)arg;
-    return cio_yield() == 0 ? 7 : -1;
+    int rc = cio_yield();
+    seven_returning = true;
+    return rc == 0 ? 7 : -1;
 }
 
 struct late_joiner {
@@ -107,11 +111,11 @@ struct late_joiner {
     char msg[160];
 };
 
-/* Waits until t has finished (its awaiter not yet resumed), then tries to
+/* Waits until t has returned (its awaiter not yet resumed), then tries to
  * collect it too. */
 static int join_when_done(void *arg) {
     struct late_joiner *j = arg;
-    while (!cio_task_done(j->t))
+    while (!seven_returning)
         if (cio_yield() < 0)
             return -1;
     j->rc = cio_join(j->t);
@@ -130,24 +134,33 @@ static int join_one(void *arg) { return cio_join(*(cio_task **)arg); }
 /* A task stays claimed by its awaiter from the moment it finishes until the
  * awaiter has collected it: a second awaiter that comes in between gets
  * -EBUSY rather than collecting (and releasing) the handle the first one
- * is about to read and release. */
+ * is about to read and release. A gather collects a task that ends well
+ * at once: the second awaiter finds it released, and it is not reused
+ * for another task before the gather returns. */
 CIO_TEST(a_finished_task_stays_claimed_until_its_awaiter_collects_it) {
-    cio_fn awaiters[] = {gather_one, join_one};
+    cio_fn awaiters[] = {join_one, gather_one};
     for (int k = 0; k < 2; k++) {
         static cio_task *t;
+        seven_returning = false;
         t = cio_spawn(yield_once_then_7, NULL);
         struct late_joiner late = {t, 1, ""};
         cio_task *first = cio_spawn(awaiters[k], &t);
         cio_task *second = cio_spawn(join_when_done, &late);
         CIO_ASSERT_EQ(cio_join(first), 7);
         CIO_ASSERT_EQ(cio_join(second), 0);
-        CIO_ASSERT_EQ(late.rc, -EBUSY);
-        CIO_ASSERT(strstr(late.msg, "already being awaited") != NULL);
+        if (k == 0) {
+            CIO_ASSERT_EQ(late.rc, -EBUSY);
+            CIO_ASSERT(strstr(late.msg, "already being awaited") != NULL);
+        } else {
+            CIO_ASSERT_EQ(late.rc, -EINVAL);
+            CIO_ASSERT(strstr(late.msg, "already released") != NULL);
+        }
     }
 }
 
 /* A finished task in a gather is claimed as well. */
 CIO_TEST(gather_claims_tasks_that_already_finished) {
+    seven_returning = false;
     cio_task *t = cio_spawn(yield_once_then_7, NULL);
     cio_task *slow = cio_spawn(sleep_task, &(sleep_job){.ns = CIO_MS, .result = 1});
     while (!cio_task_done(t))
@@ -161,6 +174,53 @@ CIO_TEST(gather_claims_tasks_that_already_finished) {
     CIO_ASSERT_EQ(st[1], 1);
     CIO_ASSERT_EQ(cio_join(joiner), 0);
     CIO_ASSERT_EQ(late.rc, -EBUSY);
+}
+
+struct stray_collector {
+    cio_task *fast;
+    bool release_slow;
+    int join_rc;
+    bool new_handle_differs;
+};
+
+static int yield_until_released(void *arg) {
+    struct stray_collector *c = arg;
+    while (!c->release_slow)
+        if (cio_yield() < 0)
+            return -1;
+    return 2;
+}
+
+/* Once fast has returned (collected by the gather), joins it again and
+ * spawns a task while the gather still waits for slow. */
+static int stray_collect(void *arg) {
+    struct stray_collector *c = arg;
+    while (!seven_returning)
+        if (cio_yield() < 0)
+            return -1;
+    c->join_rc = cio_join(c->fast);
+    cio_task *fresh = cio_spawn(yield_once_then_7, NULL);
+    c->new_handle_differs = fresh != c->fast;
+    c->release_slow = true;
+    return cio_join(fresh);
+}
+
+/* A gather releases a child that ended well at once, but keeps its handle
+ * from being reused until the gather returns: a stray second collector
+ * gets -EINVAL, never some other task. */
+CIO_TEST(gather_keeps_collected_handles_out_of_reuse_until_it_returns) {
+    seven_returning = false;
+    struct stray_collector c = {NULL, false, 1, false};
+    cio_task *ts[2] = {cio_spawn(yield_once_then_7, NULL), cio_spawn(yield_until_released, &c)};
+    c.fast = ts[0];
+    cio_task *stray = cio_spawn(stray_collect, &c);
+    int st[2];
+    CIO_ASSERT_EQ(cio_gather(ts, 2, st), 0);
+    CIO_ASSERT_EQ(st[0], 7);
+    CIO_ASSERT_EQ(st[1], 2);
+    CIO_ASSERT_EQ(cio_join(stray), 7);
+    CIO_ASSERT_EQ(c.join_rc, -EINVAL);
+    CIO_ASSERT(c.new_handle_differs);
 }
 
 static int sleep_then_return(void *arg) {

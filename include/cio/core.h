@@ -138,8 +138,9 @@ CIO_API int cio_sleep_until(int64_t deadline);
 CIO_API int cio_yield(void);
 
 /* gather(*ts, return_exceptions=True): waits for all n tasks, stores each
- * result in status[i] (status may be NULL), releases them all, and returns
- * 0 or the first failure in input order. Cancelling the caller cancels the
+ * result in status[i] (status may be NULL), releases them all (one that
+ * succeeds as soon as it ends), and returns 0 or the first failure in
+ * input order. Cancelling the caller cancels the
  * children, waits for them, and returns -ECANCELED. Suspends. */
 CIO_API int cio_gather(cio_task **ts, size_t n, int *status);
 

@@ -173,7 +173,8 @@ int cio__loop_on_close(cio_loop *loop, void (*fn)(void *arg), void *arg);
  * task); from the loop's thread itself too. Same as cio_call_threadsafe. */
 int cio__loop_post(cio_loop *loop, void (*fn)(void *), void *arg);
 /* Observes a task's completion; at most one per task (the collector).
- * index is what the watcher stored with cio__task_set_watch_index. */
+ * index is what core's own watchers (gather, group) stored in the task
+ * when they claimed it: the task's position in their arrays. */
 typedef struct cio__watcher cio__watcher;
 struct cio__watcher {
     void (*done)(cio__watcher *w, cio_task *t, int index);

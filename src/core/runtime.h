@@ -256,8 +256,16 @@ void cio__unpark(cio_loop *L, cio_task *t, int code);
 int cio__park_raw(int64_t deadline);
 
 /* task.c */
+typedef struct cio__task_list {
+    cio_task *head, *tail;
+} cio__task_list;
 void cio__task_complete(cio_loop *L, cio_task *t, int result);
 void cio__task_release(cio_loop *L, cio_task *t);
+/* Releases t like cio__task_release, but onto the caller's list: the
+ * handle stays out of reuse (a stray second collector sees it released,
+ * not some new task) until cio__task_recycle hands the list back. */
+void cio__task_release_to(cio_loop *L, cio_task *t, cio__task_list *list);
+void cio__task_recycle(cio_loop *L, cio__task_list *list);
 cio_task *cio__task_alloc(cio_loop *L);
 void cio__task_chunk_free(cio__task_chunk *c);
 /* Returns t's result, hands its message to the caller, releases t. */

@@ -157,7 +157,7 @@ cio__extra *cio__task_extra(cio_task *t) {
     return t->extra;
 }
 
-void cio__task_release(cio_loop *L, cio_task *t) {
+static inline void retire(cio_loop *L, cio_task *t) {
     if (cio__unlikely(t->extra != NULL)) {
         cio__free(t->extra->errmsg);
         cio__free(t->extra->name);
@@ -165,9 +165,30 @@ void cio__task_release(cio_loop *L, cio_task *t) {
         t->extra = NULL;
     }
     t->state = CIO__FREE;
+    t->watcher = NULL;
     L->handles--;
+}
+
+void cio__task_release(cio_loop *L, cio_task *t) {
+    retire(L, t);
     t->next = L->free_tasks;
     L->free_tasks = t;
+}
+
+void cio__task_release_to(cio_loop *L, cio_task *t, cio__task_list *list) {
+    retire(L, t);
+    t->next = list->head;
+    list->head = t;
+    if (!list->tail)
+        list->tail = t;
+}
+
+void cio__task_recycle(cio_loop *L, cio__task_list *list) {
+    if (!list->head)
+        return;
+    list->tail->next = L->free_tasks;
+    L->free_tasks = list->head;
+    list->head = list->tail = NULL;
 }
 
 void cio__task_complete(cio_loop *L, cio_task *t, int result) {

@@ -36,8 +36,10 @@ static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) 
             return rc;
         }
         t->watcher = w; /* claimed, finished or not (see cio__task_complete) */
-        if (t->state != CIO__DONE)
+        if (t->state != CIO__DONE) {
+            t->result = (int)i; /* the index comes back to w->done */
             watched++;
+        }
     }
     return watched;
 }
@@ -50,48 +52,77 @@ static void unwatch_all(cio_task **ts, size_t n, cio__watcher *w) {
 
 /* ---- gather ---- */
 
+/* A child that ends well is collected at once, while its handle is still
+ * in the cache from running it: its status is stored and its handle
+ * released (onto the gather's own list, reused only once the gather
+ * returns), so a gather of a million tasks does not walk them all again
+ * afterwards. A child that fails is held to the end, for its message. */
 struct gather {
     cio__watcher base;
     size_t pending;
+    size_t held;              /* ended but not yet collected */
     cio_task *waiter;
+    int *status;
+    cio__task_list released;
 };
 
 static void gather_done(cio__watcher *w, cio_task *t, int index) {
-    (void)t, (void)index;
     struct gather *g = (struct gather *)w;
+    int r = t->result;
+    if (g->status)
+        g->status[index] = r;
+    if (r < 0)
+        g->held++;
+    else
+        cio__task_release_to(cio__tls_loop, t, &g->released);
     if (--g->pending == 0)
         cio__wake(g->waiter, 0);
 }
 
+/* Collects the children still held (failed, or ended before the gather):
+ * statuses in input order, the first failure's message. The others are
+ * released already; a released handle has lost its watcher. */
+static int gather_collect(struct gather *g, cio_task **ts, size_t n) {
+    int first = 0;
+    for (size_t i = 0; i < n && g->held; i++) {
+        cio_task *t = ts[i];
+        if (t->watcher != &g->base)
+            continue;
+        int r = t->result;
+        if (g->status)
+            g->status[i] = r;
+        if (r < 0 && first == 0) {
+            first = r;
+            cio__errmsg_propagate(t);
+        }
+        g->held--;
+        cio__task_release(cio__tls_loop, t);
+    }
+    cio__task_recycle(cio__tls_loop, &g->released);
+    return first;
+}
+
 CIO__JUMP_RETURN(int, cio_gather)(cio_task **ts, size_t n, int *status) {
-    struct gather g = {{gather_done}, 0, cio__task()};
+    struct gather g = {{gather_done}, 0, 0, cio__task(), status, {NULL, NULL}};
     long watched = watch_all(ts, n, &g.base, "cio_gather");
     if (watched < 0)
         return (int)watched;
-    int rc = 0;
     g.pending = (size_t)watched;
+    g.held = n - (size_t)watched;
+    int rc = 0;
     while (g.pending && rc == 0)
         rc = cio__park(CIO_FOREVER);
     if (g.pending) { /* interrupted: the children go down with us */
         for (size_t i = 0; i < n; i++)
-            cio_cancel(ts[i]);
+            if (ts[i]->watcher == &g.base)
+                cio_cancel(ts[i]);
         cio_scope s;
         cio_shield_begin(&s, CIO_FOREVER);
         while (g.pending)
             cio__park(CIO_FOREVER);
         cio_shield_end(&s);
     }
-    int first = 0;
-    for (size_t i = 0; i < n; i++) {
-        int r = ts[i]->result;
-        if (status)
-            status[i] = r;
-        if (r < 0 && first == 0) {
-            first = r;
-            cio__errmsg_propagate(ts[i]);
-        }
-        cio__task_release(cio__tls_loop, ts[i]);
-    }
+    int first = gather_collect(&g, ts, n);
     return rc < 0 ? rc : first;
 }
 
