@@ -131,6 +131,33 @@ CIO_TEST(ctxvar_spawn_shares_without_allocating) {
     CIO_ASSERT_EQ(cio_join(held), 0);
 }
 
+/* A task's name, id and error message live in a record made on first
+ * use, which then also keeps the task's context variables: they survive
+ * its making, in a child named at spawn and in one that gets its record
+ * later, and the child's own sets stay its own. */
+static int name_myself_and_read(void *arg) {
+    (void)arg;
+    if (strcmp(cio_ctxvar_get(&var), "parent") != 0)
+        return -1;
+    if (cio_ctxvar_set(&var, "child", NULL) < 0)
+        return -2;
+    cio_task_set_name(NULL, "renamed"); /* makes the record now */
+    if (strcmp(cio_ctxvar_get(&var), "child") != 0)
+        return -3;
+    cio_seterr(-EIO, "kept with the record");
+    return strcmp(cio_task_name(NULL), "renamed") == 0 ? 5 : -4;
+}
+
+CIO_TEST(ctxvar_survives_the_task_record) {
+    CIO_ASSERT_EQ(cio_ctxvar_set(&var, "parent", NULL), 0);
+    cio_task *plain = cio_spawn(name_myself_and_read, NULL);
+    cio_task *named =
+        cio_spawn_with(name_myself_and_read, NULL, &(cio_spawn_opts){.name = "named"});
+    CIO_ASSERT_EQ(cio_join(plain), 5);
+    CIO_ASSERT_EQ(cio_join(named), 5);
+    CIO_ASSERT_STREQ(cio_ctxvar_get(&var), "parent");
+}
+
 CIO_TEST(ctxvar_many_variables) {
     static cio_ctxvar vs[20];
     for (int i = 0; i < 20; i++)

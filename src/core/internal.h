@@ -204,9 +204,10 @@ void cio__loop_hold(cio_loop *loop, int delta);
  * (LIFO; used by the thread pool to shut down, the logger to flush). A
  * process-wide registration, idempotent per fn. */
 void cio__at_run_exit(void (*fn)(void));
-/* Hooks run at loop creation/destruction on the loop's thread. */
 
 /* ---- context variables: per-task slot owned by src/sync/ctxvar.c --------- */
+/* The task's context (NULL: none yet), and where it is kept. */
+void *cio__task_ctx(const cio_task *t);
 void **cio__task_ctx_slot(cio_task *t);
 /* Called by spawn (parent's slot -> child's slot) and at task exit. */
 extern void (*cio__ctx_inherit_hook)(void **child, void *parent_value);

@@ -75,6 +75,7 @@ enum cio__task_state {
 enum cio__task_flags {
     CIO__CANCELLED = 1,
     CIO__DETACHED = 2,
+    CIO__HAS_EXTRA = 4,       /* the handle points at its cio__extra */
 };
 
 /* cio__watcher (a task's collector) is declared in internal.h. */
@@ -84,6 +85,8 @@ enum cio__task_flags {
  * own, and a short task that reuses a warm stack touches no new line. */
 typedef struct cio__body {
     cio__ctx ctx;
+    cio_fn fn;                /* the task's function and argument, from the */
+    void *arg;                /* handle, whose space now holds the body pointer */
     cio_task *task;
     cio_loop *loop;
     cio__stack *stack;
@@ -105,26 +108,44 @@ typedef struct cio__extra {
     uint64_t id;              /* assigned on first use, unique per loop */
     char *name;
     char *errmsg;
+    void *ctxvars;            /* context variables (sync/ctxvar.c), or NULL */
 } cio__extra;
 
-/* The task handle: one cache line, all that spawning, running a task that
- * never suspends and collecting it touch. A million tasks waiting to run
- * cost 64 MB, not more. */
+/* The task handle: 48 bytes, all that spawning, running a task that never
+ * suspends and collecting it touch. A million tasks waiting to run cost
+ * 48 MB, and a spawn storm's cost is mostly the kernel clearing those
+ * fresh pages, so every byte here counts: what a task needs only while it
+ * runs lives in its body, what few tasks need lives in extra. */
 struct cio_task {
     cio_task *next;           /* run queue / free list */
-    cio_fn fn;
-    void *arg;
     cio__watcher *watcher;
-    cio__body *body;          /* NULL before the first run and after the end */
-    void *ctxvars;
-    cio__extra *extra;
+    union {
+        struct {              /* until the first run (state CIO__NEW) */
+            cio_fn fn;
+            void *arg;
+        };
+        cio__body *body;      /* from the first run to the end, then NULL */
+    };
+    /* The task's context variables (sync/ctxvar.c) until it needs any of
+     * its rarer data (flag CIO__HAS_EXTRA); from then on that data, which
+     * holds the context variables too. So a spawn shares its parent's
+     * context without allocating, and a plain task pays nothing for it. */
+    union {
+        void *ctx;
+        cio__extra *extra;
+    };
     int result;               /* before the end: the watcher's index */
     uint8_t state;
     uint8_t flags;
     uint16_t stack_pages;     /* requested stack size in pages; 0 = default */
 };
 
-_Static_assert(sizeof(struct cio_task) <= 64, "a task handle must fit one cache line");
+_Static_assert(sizeof(struct cio_task) == 48, "a task handle is 48 bytes");
+
+/* True once t has a body: it has started and not yet ended. */
+static inline bool cio__task_started(const cio_task *t) {
+    return t->state != CIO__NEW && t->state != CIO__DONE && t->state != CIO__FREE;
+}
 
 /* ---- timers (timer.c): a 4-ary heap of (deadline, task) ---- */
 
@@ -302,9 +323,15 @@ CIO_API bool cio__stack_slab_guards_work(void);
 void cio__errmsg_propagate(const cio_task *from);
 int cio__misuse(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The task's extra record, allocated on first use (NULL if out of memory). */
+/* t's rarer data, made on first use (NULL: out of memory). */
 cio__extra *cio__task_extra(cio_task *t);
+/* t's rarer data if it has any, else NULL. */
+static inline cio__extra *cio__task_extra_if(const cio_task *t) {
+    return (t->flags & CIO__HAS_EXTRA) ? t->extra : NULL;
+}
 static inline const char *cio__task_msg(const cio_task *t) {
-    return t->extra && t->extra->errmsg ? t->extra->errmsg : NULL;
+    const cio__extra *x = cio__task_extra_if(t);
+    return x && x->errmsg ? x->errmsg : NULL;
 }
 
 #endif

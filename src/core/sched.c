@@ -94,6 +94,8 @@ static bool prepare(cio_loop *L, cio_task *t, cio__stack *reuse) {
         }
     }
     cio__body *b = body_of(s);
+    b->fn = t->fn; /* before t->body takes their place */
+    b->arg = t->arg;
     b->task = t;
     b->loop = L;
     b->stack = s;
@@ -118,12 +120,12 @@ static bool prepare(cio_loop *L, cio_task *t, cio__stack *reuse) {
  * body of the task two places ahead, then (its body having arrived) the
  * saved frames and the stack descriptor of the task one place ahead. */
 static inline void prefetch_ahead(const cio_task *next) {
-    const cio__body *b = next->body;
-    if (b) {
+    if (next->state != CIO__NEW) {
+        const cio__body *b = next->body;
         __builtin_prefetch(cio__ctx_sp(&b->ctx));
         __builtin_prefetch(b->stack);
     }
-    if (next->next && next->next->body)
+    if (next->next && next->next->state != CIO__NEW)
         __builtin_prefetch(next->next->body);
 }
 
@@ -193,7 +195,7 @@ static void task_entry(void) {
     after_switch(L, NULL);
     for (;;) {
         cio_task *t = L->cur;
-        int result = t->fn(t->arg);
+        int result = t->body->fn(t->body->arg);
         cio__stack *s = t->body->stack;
         if (cio__unlikely(!cio__stack_intact(s)))
             cio__stack_overflow(t);

@@ -362,7 +362,7 @@ __attribute__((unused)) static char *fault_sp(void *uc) {
 __attribute__((unused)) static void on_segv(int sig, siginfo_t *si, void *uc) {
     cio_loop *L = cio__tls_loop;
     cio_task *t = L ? L->cur : NULL;
-    if (t && t->body) {
+    if (t && t->state == CIO__RUNNING) {
         char *addr = si->si_addr, *lo = t->body->stack->lo, *sp = fault_sp(uc);
         if (t->body->stack->guarded && addr < lo && addr >= lo - L->page - 4096)
             cio__stack_overflow(t);

@@ -10,8 +10,8 @@
  * rarely allocates and the loop can scan every task at shutdown. The first
  * chunks are small (a program with a few tasks stays small); once a loop
  * holds many tasks, chunks are 2 MiB mappings backed by a transparent huge
- * page where the kernel allows it: a million handles then cost about 32 page
- * faults instead of 16,000, which is most of the price of a spawn. */
+ * page where the kernel allows it: a million handles then cost about 24 page
+ * faults instead of 12,000, which is most of the price of a spawn. */
 #define SMALL_CHUNK_TASKS 256
 #define SMALL_CHUNKS 16
 #define HUGE_CHUNK_BYTES ((size_t)2 << 20)
@@ -19,7 +19,13 @@
 void (*cio__ctx_inherit_hook)(void **child, void *parent_value);
 void (*cio__ctx_release_hook)(void *value);
 
-void **cio__task_ctx_slot(cio_task *t) { return t ? &t->ctxvars : NULL; }
+void **cio__task_ctx_slot(cio_task *t) {
+    if (!t)
+        return NULL;
+    return (t->flags & CIO__HAS_EXTRA) ? &t->extra->ctxvars : &t->ctx;
+}
+
+void *cio__task_ctx(const cio_task *t) { return t ? *cio__task_ctx_slot((cio_task *)t) : NULL; }
 
 /* A 2 MiB-aligned 2 MiB mapping (alignment lets one huge page cover it). */
 static cio__task_chunk *map_huge_chunk(void) {
@@ -100,20 +106,19 @@ cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
     cio_task *t = cio__task_alloc(L);
     if (!t)
         goto nomem;
-    /* One cache line: the body is set up when the task first runs. */
+    /* The body is set up when the task first runs. */
     t->fn = fn;
     t->arg = arg;
     t->watcher = NULL;
-    t->body = NULL;
-    t->ctxvars = NULL;
-    t->extra = NULL;
+    t->ctx = NULL;
     t->result = 0;
     t->state = CIO__NEW;
     t->flags = 0;
     t->stack_pages = 0;
     if (opts) {
         if (opts->name && cio_task_set_name(t, opts->name) < 0) {
-            cio__free(t->extra);
+            if (t->flags & CIO__HAS_EXTRA)
+                cio__free(t->extra);
             t->next = L->free_tasks;
             L->free_tasks = t;
             goto nomem;
@@ -128,8 +133,9 @@ cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
             t->stack_pages = (uint16_t)pages;
         }
     }
-    if (cio__ctx_inherit_hook && L->cur && L->cur->ctxvars)
-        cio__ctx_inherit_hook(&t->ctxvars, L->cur->ctxvars);
+    void *parent_ctx = L->cur ? cio__task_ctx(L->cur) : NULL;
+    if (parent_ctx && cio__ctx_inherit_hook)
+        cio__ctx_inherit_hook(cio__task_ctx_slot(t), parent_ctx);
     L->alive++;
     L->handles++;
     cio__make_ready(L, t);
@@ -152,18 +158,25 @@ static void report_unretrieved(cio_task *t) {
 }
 
 cio__extra *cio__task_extra(cio_task *t) {
-    if (!t->extra)
-        t->extra = cio__calloc(1, sizeof(cio__extra));
+    if (!(t->flags & CIO__HAS_EXTRA)) {
+        cio__extra *x = cio__calloc(1, sizeof *x);
+        if (!x)
+            return NULL;
+        x->ctxvars = t->ctx;
+        t->extra = x;
+        t->flags |= CIO__HAS_EXTRA;
+    }
     return t->extra;
 }
 
 static inline void retire(cio_loop *L, cio_task *t) {
-    if (cio__unlikely(t->extra != NULL)) {
+    if (cio__unlikely(t->flags & CIO__HAS_EXTRA)) {
         cio__free(t->extra->errmsg);
         cio__free(t->extra->name);
         cio__free(t->extra);
-        t->extra = NULL;
+        t->flags &= (uint8_t)~CIO__HAS_EXTRA;
     }
+    t->ctx = NULL;
     t->state = CIO__FREE;
     t->watcher = NULL;
     L->handles--;
@@ -197,9 +210,10 @@ void cio__task_complete(cio_loop *L, cio_task *t, int result) {
     t->state = CIO__DONE;
     t->body = NULL;
     L->alive--;
-    if (t->ctxvars && cio__ctx_release_hook) {
-        cio__ctx_release_hook(t->ctxvars);
-        t->ctxvars = NULL;
+    void **ctx = cio__task_ctx_slot(t);
+    if (*ctx && cio__ctx_release_hook) {
+        cio__ctx_release_hook(*ctx);
+        *ctx = NULL;
     }
     cio__watcher *w = t->watcher;
     if (w) {
@@ -294,7 +308,7 @@ static int check_handle(cio_task *t, const char *fn) {
         return cio__misuse(-EINVAL, "%s: task handle was already released (joined twice?)", fn);
     if (t == cio__tls_loop->cur)
         return cio_seterr(-EDEADLK, "%s: a task cannot wait for itself", fn);
-    if (t->body && t->body->loop != cio__tls_loop)
+    if (cio__task_started(t) && t->body->loop != cio__tls_loop)
         return cio__misuse(-EXDEV, "%s: task belongs to another thread's loop", fn);
     return 0;
 }
@@ -389,7 +403,7 @@ uint64_t cio_task_id(const cio_task *t) {
     cio__extra *x = cio__task_extra((cio_task *)t);
     if (!x)
         return 0;
-    if (!x->id) /* assigned on first use: spawning stays one cache line */
+    if (!x->id) /* assigned on first use: spawning touches only the handle */
         x->id = ++L->next_id;
     return x->id;
 }
@@ -399,8 +413,9 @@ const char *cio_task_name(const cio_task *t) {
         t = cio__task();
     if (!t)
         return "(loop)";
-    if (t->extra && t->extra->name)
-        return t->extra->name;
+    const cio__extra *x = cio__task_extra_if(t);
+    if (x && x->name)
+        return x->name;
     char buf[32];
     snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)cio_task_id(t));
     if (cio_task_set_name((cio_task *)t, buf) < 0)

@@ -46,8 +46,7 @@ static void inherit(void **child, void *parent) {
 static void release(void *value) { map_unref(value); }
 
 static ctxmap *current_map(void) {
-    cio_task *t = cio__task();
-    return t ? *cio__task_ctx_slot(t) : NULL;
+    return cio__task_ctx(cio__task());
 }
 
 void *cio_ctxvar_get(cio_ctxvar *v) {
