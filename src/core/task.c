@@ -464,22 +464,29 @@ void cio_dump_tasks(void) {
 
 /* ---- loop shutdown ---- */
 
+/* Both scans stop once they have seen every task they look for: after a
+ * burst, the chunks hold a million free handles and a clean exit should
+ * not walk them. */
 void cio__loop_cancel_all(cio_loop *L) {
-    for (cio__task_chunk *c = L->chunks; c; c = c->next)
-        for (size_t i = 0; i < c->n; i++) {
+    size_t left = L->alive;
+    for (cio__task_chunk *c = L->chunks; c && left; c = c->next)
+        for (size_t i = 0; i < c->n && left; i++) {
             cio_task *t = &c->tasks[i];
-            if (t->state != CIO__FREE && t->state != CIO__DONE)
+            if (t->state != CIO__FREE && t->state != CIO__DONE) {
                 cio_cancel(t);
+                left--;
+            }
         }
 }
 
 size_t cio__loop_reap(cio_loop *L) {
-    size_t leaked = 0;
-    for (cio__task_chunk *c = L->chunks; c; c = c->next)
-        for (size_t i = 0; i < c->n; i++) {
+    size_t leaked = 0, left = L->handles - L->alive; /* ended, not released */
+    for (cio__task_chunk *c = L->chunks; c && left; c = c->next)
+        for (size_t i = 0; i < c->n && left; i++) {
             cio_task *t = &c->tasks[i];
             if (t->state != CIO__DONE)
                 continue;
+            left--;
             leaked++;
             report_unretrieved(t);
             if (L->debug)
