@@ -322,7 +322,6 @@ CIO_API bool cio__stack_slab_guards_work(void);
 /* error.c */
 void cio__errmsg_propagate(const cio_task *from);
 int cio__misuse(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The task's extra record, allocated on first use (NULL if out of memory). */
 /* t's rarer data, made on first use (NULL: out of memory). */
 cio__extra *cio__task_extra(cio_task *t);
 /* t's rarer data if it has any, else NULL. */
