@@ -28,6 +28,29 @@
 #ifdef CIO_HAVE_URING
 #include <liburing.h>
 
+#ifdef __SANITIZE_THREAD__
+#include <sanitizer/tsan_interface.h>
+static char ring_lifecycle;
+#endif
+
+/* liburing maps and unmaps its rings with raw system calls, which
+ * ThreadSanitizer does not see: when a loop on another thread gets a new
+ * ring at the address of one just torn down, its first read of the ring
+ * looks like a race with the old ring's last write. Tell it that what
+ * came before an unmapping happens before whatever follows a later
+ * mapping (the release goes first: the address is free after the unmap). */
+static void ring_before_unmap(void) {
+#ifdef __SANITIZE_THREAD__
+    __tsan_release(&ring_lifecycle);
+#endif
+}
+
+static void ring_after_map(void) {
+#ifdef __SANITIZE_THREAD__
+    __tsan_acquire(&ring_lifecycle);
+#endif
+}
+
 #define RING_ENTRIES 1024
 #define CHAIN_SLOTS 256 /* fixed-file slots: whole-file chains in flight */
 #define CHAIN_MAX_IO ((size_t)1 << 30)
@@ -63,11 +86,13 @@ static void probe(void) {
         atomic_store(&available, 0); /* seccomp, io_uring_disabled, old kernel */
         return;
     }
+    ring_after_map();
     struct io_uring_probe *p = io_uring_get_probe_ring(&r);
     for (int k = 0; k < FSOP_NKINDS; k++)
         op_supported[k] = p && opcode_of[k] >= 0 && io_uring_opcode_supported(p, opcode_of[k]);
     if (p)
         io_uring_free_probe(p);
+    ring_before_unmap();
     io_uring_queue_exit(&r);
     atomic_store(&available, op_supported[FSOP_READ] && op_supported[FSOP_WRITE] ? 1 : 0);
 }
@@ -192,6 +217,7 @@ static void ring_close(void *arg) {
         reap(u);
     }
     cio__watch_stop(&u->watch);
+    ring_before_unmap();
     io_uring_queue_exit(&u->ring);
     close(u->efd);
     *cio__loop_slot(u->loop, CIO__SLOT_URING) = NULL;
@@ -216,6 +242,7 @@ static uring *ring_get(void) {
         *slot = (void *)-1; /* this loop uses threads from now on */
         return NULL;
     }
+    ring_after_map();
     u->cq_entries = *u->ring.cq.kring_entries;
     /* Operations that cannot complete inline (creating files, cold reads)
      * go to the kernel's io-wq threads, by default up to one per request:
@@ -244,6 +271,7 @@ static uring *ring_get(void) {
 fail:
     if (u->efd >= 0)
         close(u->efd);
+    ring_before_unmap();
     io_uring_queue_exit(&u->ring);
     cio__free(u);
     return NULL;
