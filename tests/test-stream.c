@@ -804,6 +804,269 @@ CIO_TEST(sendfile_of_a_bad_file_leaves_the_stream_usable) {
     cio_stream_close(s);
 }
 
+/* ---- sendfile_ex: how many bytes went out, also when it fails part-way ---- */
+
+CIO_TEST(sendfile_ex_counts_what_went_out) {
+    int fd = pattern_file("data", 50000);
+    CIO_ASSERT_GE(fd, 0);
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    size_t sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(s, fd, 100, 40000, &sent), 40000);
+    CIO_ASSERT_EQ(sent, 40000);
+    sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(s, fd, 49990, 100, &sent), 10); /* short file */
+    CIO_ASSERT_EQ(sent, 10);
+    sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(s, fd, 50000, 100, &sent), 0); /* at the end */
+    CIO_ASSERT_EQ(sent, 0);
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(s, fd, 0, 5, NULL), 5);
+    static unsigned char in[40015];
+    size_t got = 0;
+    while (got < sizeof in) {
+        ssize_t r = read(p, in + got, sizeof in - got);
+        CIO_ASSERT_GT(r, 0);
+        got += (size_t)r;
+    }
+    for (size_t i = 0; i < 40000; i++)
+        CIO_ASSERT_EQ(in[i], (100 + i) % 251);
+    for (size_t i = 0; i < 10; i++)
+        CIO_ASSERT_EQ(in[40000 + i], (49990 + i) % 251);
+    for (size_t i = 0; i < 5; i++)
+        CIO_ASSERT_EQ(in[40010 + i], i);
+    /* Argument and file errors: nothing went out. */
+    sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(NULL, fd, 0, 10, &sent), -EINVAL);
+    CIO_ASSERT_EQ(sent, 0);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_stream_sendfile_ex: the stream is NULL") != NULL);
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(NULL, fd, 0, 10, NULL), -EINVAL);
+    sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(s, -1, 0, 10, &sent), -EBADF);
+    CIO_ASSERT_EQ(sent, 0);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendfile: reading the file (after 0 bytes)") != NULL);
+    int dir = open(cio_test_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(s, dir, 0, 10, &sent), -EINVAL);
+    CIO_ASSERT_EQ(sent, 0);
+    close(dir);
+    CIO_ASSERT_EQ(cio_stream_write_eof(s), 0);
+    sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(s, fd, 0, 10, &sent), -EPIPE);
+    CIO_ASSERT_EQ(sent, 0);
+    char c;
+    CIO_ASSERT_EQ(read(p, &c, 1), 0); /* not a byte more */
+    close(p);
+    close(fd);
+    cio_stream_close(s);
+}
+
+typedef struct {
+    cio_stream *s;
+    int fd;
+    size_t n, sent;
+    ssize_t rc;
+    char msg[256]; /* the task's message */
+} sfx_job;
+
+static int sfx_task(void *arg) {
+    sfx_job *j = arg;
+    j->rc = cio_stream_sendfile_ex(j->s, j->fd, 0, j->n, &j->sent);
+    snprintf(j->msg, sizeof j->msg, "%s", cio_errmsg());
+    return 0;
+}
+
+/* Reads the raw socket p until it is empty, adding to *got; false if a
+ * byte is not pattern_file's byte at that offset. */
+static bool drain_raw(int p, size_t *got) {
+    static unsigned char buf[65536];
+    ssize_t r;
+    while ((r = recv(p, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i] != (*got + (size_t)i) % 251)
+                return false;
+        *got += (size_t)r;
+    }
+    return r < 0 && errno == EAGAIN;
+}
+
+/* Resumes the transfer of the n-byte pattern file at `from` and ends the
+ * stream: the peer (stream p) must then have the whole file once, in
+ * order, and nothing else, so `from` was exactly what had gone out. */
+static void resume_and_check(cio_stream *s, int p, int fd, size_t from, size_t n) {
+    cio_stream *ps;
+    CIO_ASSERT_EQ(cio_stream_open_fd(&ps, p, NULL), 0);
+    collect_job cj = {ps, malloc(n + 1), n + 1, 0, 1};
+    cio_task *rt = cio_spawn(collect_task, &cj);
+    size_t sent = 0;
+    ssize_t rc = cio_stream_sendfile_ex(s, fd, (off_t)from, n - from, &sent);
+    int eof = cio_stream_write_eof(s);
+    int jrc = cio_join(rt);
+    size_t bad = n;
+    for (size_t i = 0; i < cj.got && bad == n; i++)
+        if ((unsigned char)cj.buf[i] != i % 251)
+            bad = i;
+    free(cj.buf);
+    cio_stream_close(ps);
+    CIO_ASSERT_EQ(rc, (ssize_t)(n - from));
+    CIO_ASSERT_EQ(sent, n - from);
+    CIO_ASSERT_EQ(eof, 0);
+    CIO_ASSERT_EQ(jrc, 0);
+    CIO_ASSERT_EQ(cj.rc, 0);
+    CIO_ASSERT_EQ(cj.got, n);
+    CIO_ASSERT_EQ(bad, n);
+}
+
+/* The peer does not read: the call fills the socket and waits, until the
+ * scope expires. What it counts is exactly what went out: resuming there
+ * delivers the file whole. */
+CIO_TEST_VCLOCK(sendfile_ex_timed_out_counts_and_resumes) {
+    int fds = cio_test_fd_count();
+    enum { N = 4 << 20 };
+    int fd = pattern_file("big", N);
+    CIO_ASSERT_GE(fd, 0);
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    size_t sent = 0;
+    CIO_TIMEOUT(2 * CIO_SEC) {
+        CIO_ASSERT_EQ(cio_stream_sendfile_ex(s, fd, 0, N, &sent), -ETIMEDOUT);
+    }
+    CIO_ASSERT(strstr(cio_errmsg(), "sendfile") != NULL);
+    CIO_ASSERT_GT(sent, 0);
+    CIO_ASSERT_LT(sent, N);
+    CIO_ASSERT_EQ(cio_stream_write_buffered(s), 0);
+    resume_and_check(s, p, fd, sent, N);
+    cio_stream_close(s);
+    close(fd);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+CIO_TEST_VCLOCK(sendfile_ex_cancelled_counts_and_resumes) {
+    int fds = cio_test_fd_count();
+    enum { N = 4 << 20 };
+    int fd = pattern_file("big", N);
+    CIO_ASSERT_GE(fd, 0);
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    sfx_job j = {s, fd, N, 0, 1, ""};
+    cio_task *t = cio_spawn(sfx_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1); /* waiting for room */
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    CIO_ASSERT(strstr(j.msg, "sendfile") != NULL);
+    CIO_ASSERT_GT(j.sent, 0);
+    CIO_ASSERT_LT(j.sent, N);
+    resume_and_check(s, p, fd, j.sent, N);
+    cio_stream_close(s);
+    close(fd);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+/* The peer reads all there is, then closes while the call waits: it counts
+ * exactly what the peer read (nothing runs in between). */
+CIO_TEST_VCLOCK(sendfile_ex_counts_what_a_closing_peer_got) {
+    enum { N = 4 << 20 };
+    int fd = pattern_file("big", N);
+    CIO_ASSERT_GE(fd, 0);
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    sfx_job j = {s, fd, N, 0, 1, ""};
+    cio_task *t = cio_spawn(sfx_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1);
+    size_t got = 0;
+    CIO_ASSERT(drain_raw(p, &got));
+    CIO_ASSERT_GT(got, 0);
+    close(p);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT(j.rc == -EPIPE || j.rc == -ECONNRESET);
+    CIO_ASSERT(strstr(j.msg, "sendfile") != NULL);
+    CIO_ASSERT_EQ(j.sent, got);
+    CIO_ASSERT_LT(j.sent, N);
+    cio_stream_close(s);
+    close(fd);
+}
+
+/* A TCP peer that reads a little and resets: some went out, not all, and
+ * at least what the peer read (the rest may have died in the kernel). */
+CIO_TEST_VCLOCK(sendfile_ex_counts_up_to_a_reset) {
+    enum { N = 4 << 20 };
+    int fd = pattern_file("big", N);
+    CIO_ASSERT_GE(fd, 0);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 64 * 1024; /* no autotuning: far less than N in flight */
+    setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    CIO_ASSERT_EQ(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    CIO_ASSERT_EQ(listen(lfd, 4), 0);
+    getsockname(lfd, (struct sockaddr *)&a, &len);
+    cio_addr ca = {.len = sizeof a};
+    memcpy(&ca.u.in, &a, sizeof a);
+    cio_stream *s;
+    CIO_ASSERT_EQ(cio_connect_addr(&s, &ca, NULL), 0);
+    setsockopt(cio_stream_fd(s), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    CIO_ASSERT_GE(c, 0);
+    sfx_job j = {s, fd, N, 0, 1, ""};
+    cio_task *t = cio_spawn(sfx_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1);
+    static unsigned char in[4096];
+    ssize_t got = read(c, in, sizeof in);
+    CIO_ASSERT_GT(got, 0);
+    for (ssize_t i = 0; i < got; i++)
+        CIO_ASSERT_EQ(in[i], i % 251);
+    struct linger lg = {1, 0};
+    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(c);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT(j.rc == -ECONNRESET || j.rc == -EPIPE);
+    CIO_ASSERT(strstr(j.msg, "sendfile 127.0.0.1:") != NULL);
+    CIO_ASSERT_GE(j.sent, (size_t)got);
+    CIO_ASSERT_LT(j.sent, N);
+    cio_stream_close(s);
+    close(lfd);
+    close(fd);
+}
+
+/* The file fails under a waiting call (a directory now has its number):
+ * the file's error, after exactly the bytes the peer got, and the stream
+ * stays usable. */
+CIO_TEST_VCLOCK(sendfile_ex_counts_up_to_a_file_error) {
+    enum { N = 4 << 20 };
+    int fd = pattern_file("big", N);
+    CIO_ASSERT_GE(fd, 0);
+    int p;
+    cio_stream *s = pair(&p, NULL);
+    sfx_job j = {s, fd, N, 0, 1, ""};
+    cio_task *t = cio_spawn(sfx_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1);
+    int dir = open(cio_test_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CIO_ASSERT_EQ(dup3(dir, fd, O_CLOEXEC), fd);
+    close(dir);
+    size_t got = 0;
+    CIO_ASSERT(drain_raw(p, &got));
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, -EINVAL);
+    CIO_ASSERT_EQ(j.sent, got);
+    CIO_ASSERT_GT(j.sent, 0);
+    CIO_ASSERT_LT(j.sent, N);
+    char want[80];
+    snprintf(want, sizeof want, "sendfile: reading the file (after %zu bytes)", j.sent);
+    CIO_ASSERT(strstr(j.msg, want) != NULL);
+    CIO_ASSERT_EQ(cio_stream_write(s, "ok", 2), 0);
+    CIO_ASSERT_EQ(cio_stream_drain(s), 0);
+    char ok[4] = {0};
+    CIO_ASSERT_EQ(read(p, ok, sizeof ok), 2);
+    CIO_ASSERT_STREQ(ok, "ok");
+    close(p);
+    cio_stream_close(s);
+    close(fd);
+}
+
 CIO_TEST_VCLOCK(write_eof_waits_for_the_queue_cancelled_and_timed_out) {
     int p;
     cio_stream *s = pair(&p, NULL);

@@ -495,6 +495,259 @@ CIO_TEST_VCLOCK(tls_sendfile_waits_for_the_peer_cancelled_and_timed_out) {
     CIO_ASSERT_EQ(cio_test_fd_count(), fds);
 }
 
+/* ---- sendfile_ex over TLS: how many bytes SSL_write took ---- */
+
+CIO_TEST(tls_sendfile_ex_counts_what_went_out) {
+    tls_pair p;
+    CIO_ASSERT_EQ(tls_pair_start(&p, NULL), 0);
+    enum { N = 5 * 16384 + 1000 };
+    int fd = make_file("tls-data", N);
+    CIO_ASSERT_GE(fd, 0);
+    static char in[N + 10];
+    drain_job r = {p.srv, sizeof in, 0, 1, in};
+    cio_task *rt = cio_spawn(read_all_task, &r);
+    size_t sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(p.cli, fd, 10, N, &sent), N - 10); /* short */
+    CIO_ASSERT_EQ(sent, N - 10);
+    /* Done means SSL_write took it all: nothing is left queued. */
+    CIO_ASSERT_EQ(cio_stream_write_buffered(p.cli), 0);
+    sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(p.cli, fd, 0, 10, &sent), 10);
+    CIO_ASSERT_EQ(sent, 10);
+    sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(p.cli, fd, N, 100, &sent), 0); /* at the end */
+    CIO_ASSERT_EQ(sent, 0);
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(p.cli, fd, 0, 10, NULL), 10);
+    CIO_ASSERT_EQ(cio_join(rt), 0);
+    CIO_ASSERT_EQ(r.rc, 0);
+    for (size_t i = 0; i < N - 10; i++)
+        if (in[i] != pattern(10 + i))
+            CIO_ASSERT_EQ(in[i], pattern(10 + i));
+    for (size_t i = 0; i < 20; i++)
+        CIO_ASSERT_EQ(in[N - 10 + i], pattern(i % 10));
+    /* A file that cannot be read: nothing went out. */
+    sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(p.cli, -1, 0, 10, &sent), -EBADF);
+    CIO_ASSERT_EQ(sent, 0);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendfile: reading the file") != NULL);
+    CIO_ASSERT_EQ(cio_stream_write_eof(p.cli), 0);
+    sent = 777;
+    CIO_ASSERT_EQ(cio_stream_sendfile_ex(p.cli, fd, 0, 10, &sent), -EPIPE);
+    CIO_ASSERT_EQ(sent, 0);
+    char c;
+    CIO_ASSERT_EQ(cio_stream_read(p.srv, &c, 1), 0);
+    close(fd);
+    tls_pair_stop(&p);
+}
+
+typedef struct {
+    cio_stream *s;
+    int fd;
+    size_t n, sent, queued;
+    ssize_t rc;
+    char msg[256]; /* the task's message */
+} sfx_job;
+
+static int sfx_task(void *arg) {
+    sfx_job *j = arg;
+    j->rc = cio_stream_sendfile_ex(j->s, j->fd, 0, j->n, &j->sent);
+    j->queued = cio_stream_write_buffered(j->s); /* before anything else runs */
+    snprintf(j->msg, sizeof j->msg, "%s", cio_errmsg());
+    return 0;
+}
+
+/* Bytes waiting to be read on the raw socket of s. */
+static size_t unread(cio_stream *s) {
+    int n = 0;
+    return ioctl(cio_stream_fd(s), FIONREAD, &n) == 0 ? (size_t)n : 0;
+}
+
+/* Resumes the transfer of the n-byte file at `from`, after what went out
+ * and what is still queued: the peer must then have the whole file once,
+ * in order, and nothing else. */
+static void tls_resume_and_check(tls_pair *p, int fd, size_t from, size_t n) {
+    char *in = malloc(n + 1);
+    drain_job r = {p->srv, n + 1, 0, 1, in};
+    cio_task *rt = cio_spawn(read_all_task, &r);
+    size_t sent = 0;
+    ssize_t rc = cio_stream_sendfile_ex(p->cli, fd, (off_t)from, n - from, &sent);
+    int eof = cio_stream_write_eof(p->cli);
+    int jrc = cio_join(rt);
+    size_t bad = n;
+    for (size_t i = 0; i < r.got && bad == n; i++)
+        if (in[i] != pattern(i))
+            bad = i;
+    free(in);
+    CIO_ASSERT_EQ(rc, (ssize_t)(n - from));
+    CIO_ASSERT_EQ(sent, n - from);
+    CIO_ASSERT_EQ(eof, 0);
+    CIO_ASSERT_EQ(jrc, 0);
+    CIO_ASSERT_EQ(r.rc, 0);
+    CIO_ASSERT_EQ(r.got, n);
+    CIO_ASSERT_EQ(bad, n);
+}
+
+/* Done means SSL_write took every byte, as sendfile(2) on a plain socket
+ * is done once the kernel took them: with room to queue the whole file,
+ * the call still waits until the peer reads. */
+CIO_TEST_VCLOCK(tls_sendfile_ex_is_done_once_ssl_write_took_it_all) {
+    tls_pair p;
+    cio_stream_opts o = {.write_high = 4 << 20};
+    CIO_ASSERT_EQ(tls_pair_start(&p, &o), 0);
+    enum { N = 64 * 16384 }; /* more than the socket holds, less than write_high */
+    int fd = make_file("tls-big", N);
+    CIO_ASSERT_GE(fd, 0);
+    sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
+    cio_task *t = cio_spawn(sfx_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1); /* still waiting */
+    CIO_ASSERT_GT(cio_stream_write_buffered(p.cli), 0);
+    drain_job r = {p.srv, 0, 0, 1, NULL};
+    cio_task *rt = cio_spawn(read_all_task, &r);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, N);
+    CIO_ASSERT_EQ(j.sent, N);
+    CIO_ASSERT_EQ(j.queued, 0);
+    CIO_ASSERT_EQ(cio_stream_write_eof(p.cli), 0);
+    CIO_ASSERT_EQ(cio_join(rt), 0);
+    CIO_ASSERT_EQ(r.rc, 0);
+    CIO_ASSERT_EQ(r.got, N);
+    close(fd);
+    tls_pair_stop(&p);
+}
+
+/* The peer does not read: the call waits for room until the scope
+ * expires. It counts no more than the kernel holds, and resuming after it
+ * and the piece still queued delivers the file whole. */
+CIO_TEST_VCLOCK(tls_sendfile_ex_timed_out_counts_and_resumes) {
+    int fds = cio_test_fd_count();
+    tls_pair p;
+    cio_stream_opts o = {.write_high = 32 * 1024};
+    CIO_ASSERT_EQ(tls_pair_start(&p, &o), 0);
+    enum { N = 128 * 16384 };
+    int fd = make_file("tls-big", N);
+    CIO_ASSERT_GE(fd, 0);
+    size_t sent = 0, queued = 0;
+    CIO_TIMEOUT(2 * CIO_SEC) {
+        CIO_ASSERT_EQ(cio_stream_sendfile_ex(p.cli, fd, 0, N, &sent), -ETIMEDOUT);
+        queued = cio_stream_write_buffered(p.cli);
+    }
+    char want[64];
+    snprintf(want, sizeof want, "sendfile (after %zu bytes)", sent);
+    CIO_ASSERT(strstr(cio_errmsg(), want) != NULL);
+    CIO_ASSERT(strstr(cio_errmsg(), "timed out") != NULL);
+    CIO_ASSERT_GT(sent, 0);
+    CIO_ASSERT_LT(sent + queued, N);
+    /* Every counted byte is in the peer's socket, encrypted. */
+    CIO_ASSERT_LE(sent, unread(p.srv));
+    tls_resume_and_check(&p, fd, sent + queued, N);
+    close(fd);
+    tls_pair_stop(&p);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+CIO_TEST_VCLOCK(tls_sendfile_ex_cancelled_counts_and_resumes) {
+    int fds = cio_test_fd_count();
+    tls_pair p;
+    cio_stream_opts o = {.write_high = 32 * 1024};
+    CIO_ASSERT_EQ(tls_pair_start(&p, &o), 0);
+    enum { N = 128 * 16384 };
+    int fd = make_file("tls-big", N);
+    CIO_ASSERT_GE(fd, 0);
+    sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
+    cio_task *t = cio_spawn(sfx_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1); /* still waiting */
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, -ECANCELED);
+    char want[64];
+    snprintf(want, sizeof want, "sendfile (after %zu bytes)", j.sent);
+    CIO_ASSERT(strstr(j.msg, want) != NULL);
+    CIO_ASSERT_GT(j.sent, 0);
+    CIO_ASSERT_LT(j.sent + j.queued, N);
+    CIO_ASSERT_LE(j.sent, unread(p.srv));
+    tls_resume_and_check(&p, fd, j.sent + j.queued, N);
+    close(fd);
+    tls_pair_stop(&p);
+    CIO_ASSERT_EQ(cio_test_fd_count(), fds);
+}
+
+/* The peer takes all there is off its socket, then shuts it while the
+ * call waits: the count is no more than the encrypted bytes the peer got,
+ * and short of them by at most one record that SSL_write had not finished
+ * (plus the records' overhead). */
+CIO_TEST_VCLOCK(tls_sendfile_ex_counts_what_a_closing_peer_got) {
+    tls_pair p;
+    cio_stream_opts o = {.write_high = 32 * 1024};
+    CIO_ASSERT_EQ(tls_pair_start(&p, &o), 0);
+    enum { N = 128 * 16384 };
+    int fd = make_file("tls-big", N);
+    CIO_ASSERT_GE(fd, 0);
+    sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
+    cio_task *t = cio_spawn(sfx_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1);
+    static char raw[65536];
+    size_t got = 0;
+    ssize_t r;
+    while ((r = recv(cio_stream_fd(p.srv), raw, sizeof raw, MSG_DONTWAIT)) > 0)
+        got += (size_t)r;
+    CIO_ASSERT_GT(got, 0);
+    CIO_ASSERT_EQ(shutdown(cio_stream_fd(p.srv), SHUT_RDWR), 0);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT(j.rc == -EPIPE || j.rc == -ECONNRESET);
+    char want[64];
+    snprintf(want, sizeof want, "sendfile (after %zu bytes)", j.sent);
+    CIO_ASSERT(strstr(j.msg, want) != NULL);
+    CIO_ASSERT_GT(j.sent, 0);
+    CIO_ASSERT_LE(j.sent, got);
+    CIO_ASSERT_GE(j.sent + 16384 + 64 * (got / 16384 + 2), got);
+    close(fd);
+    tls_pair_stop(&p);
+}
+
+/* The file fails under a waiting call (a directory now has its number):
+ * the file's error; what went out plus what was queued is what the peer
+ * gets, and the stream stays usable. */
+CIO_TEST_VCLOCK(tls_sendfile_ex_counts_up_to_a_file_error) {
+    tls_pair p;
+    cio_stream_opts o = {.write_high = 32 * 1024};
+    CIO_ASSERT_EQ(tls_pair_start(&p, &o), 0);
+    enum { N = 128 * 16384 };
+    int fd = make_file("tls-big", N);
+    CIO_ASSERT_GE(fd, 0);
+    sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
+    cio_task *t = cio_spawn(sfx_task, &j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j.rc, 1);
+    int dir = open(cio_test_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CIO_ASSERT_EQ(dup3(dir, fd, O_CLOEXEC), fd);
+    close(dir);
+    char *in = malloc(N + 3);
+    drain_job r = {p.srv, N + 3, 0, 1, in};
+    cio_task *rt = cio_spawn(read_all_task, &r);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(j.rc, -EISDIR);
+    CIO_ASSERT(strstr(j.msg, "sendfile: reading the file") != NULL);
+    CIO_ASSERT_GT(j.sent, 0);
+    CIO_ASSERT_LT(j.sent + j.queued, N);
+    CIO_ASSERT_EQ(cio_stream_write(p.cli, "ok", 2), 0);
+    CIO_ASSERT_EQ(cio_stream_write_eof(p.cli), 0);
+    CIO_ASSERT_EQ(cio_join(rt), 0);
+    CIO_ASSERT_EQ(r.rc, 0);
+    size_t len = j.sent + j.queued, bad = len;
+    for (size_t i = 0; i < len && bad == len; i++)
+        if (in[i] != pattern(i))
+            bad = i;
+    bool ok = r.got == len + 2 && memcmp(in + len, "ok", 2) == 0;
+    free(in);
+    CIO_ASSERT_EQ(bad, len);
+    CIO_ASSERT(ok);
+    close(fd);
+    tls_pair_stop(&p);
+}
+
 CIO_TEST(tls_starttls_errors) {
     int fds = cio_test_fd_count();
     CIO_ASSERT_EQ(make_certs(), 0);

@@ -157,10 +157,24 @@ CIO_API int cio_stream_write(cio_stream *s, const void *buf, size_t n);
 CIO_API int cio_stream_writev(cio_stream *s, const struct iovec *iov, int iovcnt);
 /* Sends n bytes of file fd from offset off (sendfile(2) on plain sockets,
  * read-and-write over TLS) and returns the count sent (less than n if the
- * file is shorter). Flushes the queue first. An error of the file (bad or
- * unreadable fd) names the file and leaves the stream usable; an error of
- * the connection stays, as for write. Suspends. */
+ * file is shorter), once the kernel took it all (over TLS, SSL_write).
+ * Flushes the queue first. An error of the file (bad or unreadable fd)
+ * names the file and leaves the stream usable; an error of the connection
+ * stays, as for write. Suspends. */
 CIO_API ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n);
+/* Like cio_stream_sendfile, and stores in *sent (if not NULL) how many bytes
+ * went out, also when it fails part-way (an error, a timeout or
+ * cancellation); 0 on an argument error, the return value on success. On a
+ * plain socket, the bytes sendfile(2) handed to the kernel; over TLS, the
+ * plaintext bytes SSL_write took (encrypted and handed to the kernel).
+ * Bytes still queued are not counted: a broken connection drops them;
+ * after a timeout, cancellation or file error the stream still sends them
+ * (over TLS the file goes through the queue in 16 KiB pieces, and a piece
+ * SSL_write began cannot be taken back). So a transfer on the same stream
+ * resumes at off + *sent + cio_stream_write_buffered(s); over a plain
+ * socket that queue is empty. Suspends. */
+CIO_API ssize_t cio_stream_sendfile_ex(cio_stream *s, int fd, off_t off, size_t n,
+                                       size_t *sent);
 /* Waits while more than write_high bytes are queued (until write_low).
  * 0 or the send error (-EPIPE, -ECONNRESET). Suspends. */
 CIO_API int cio_stream_drain(cio_stream *s);

@@ -729,37 +729,67 @@ static bool file_error(int err) {
            err == -ESPIPE || err == -EISDIR || err == -ENXIO;
 }
 
-ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n) {
+/* Over TLS the file goes through the write queue in pieces, and *sent
+ * counts what SSL_write took: what was handed to the stream minus what is
+ * still queued (the queue was empty at the start: sendfile flushes first).
+ * A piece that SSL_write began must stay queued, or its record would be
+ * cut: after a timeout or cancellation the flusher still sends it. */
+static ssize_t tls_sendfile(cio_stream *s, int fd, off_t off, size_t n, size_t *sent) {
+    char buf[16 * 1024];
+    size_t handed = 0;
+    int rc = 0, ferr = 0;
+    while (handed < n) {
+        size_t want = n - handed < sizeof buf ? n - handed : sizeof buf;
+        ssize_t r = pread(fd, buf, want, off + (off_t)handed);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            ferr = -errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        if ((rc = cio_stream_write(s, buf, (size_t)r)) < 0)
+            break;
+        handed += (size_t)r;
+        if ((rc = cio_stream_drain(s)) < 0)
+            break;
+    }
+    /* Done once SSL_write took it all, as sendfile(2) is once the kernel
+     * took it all; a file error leaves the queue to the flusher. */
+    if (rc == 0 && ferr == 0)
+        rc = cio_stream_flush(s);
+    /* Queued bytes of a broken connection never go out: not counted. */
+    size_t q = queued(s);
+    *sent = handed - (q < handed ? q : handed);
+    if (ferr)
+        return cio__seterr_code(ferr, "sendfile: reading the file");
+    if (rc < 0)
+        return cio__seterr_wrap(rc, "sendfile (after %zu bytes)", *sent);
+    return (ssize_t)handed;
+}
+
+ssize_t cio_stream_sendfile_ex(cio_stream *s, int fd, off_t off, size_t n, size_t *sent) {
+    size_t dummy;
+    if (!sent)
+        sent = &dummy;
+    *sent = 0;
     if (!s)
-        return snull("cio_stream_sendfile", s, "stream");
+        return snull("cio_stream_sendfile_ex", s, "stream");
     int rc = cio_stream_flush(s);
     if (rc < 0)
         return rc;
     if (s->wshut)
         return cio_seterr(-EPIPE, "sendfile after write_eof");
+    if (s->tp != &cio__plain_transport)
+        return tls_sendfile(s, fd, off, n, sent);
     size_t done = 0;
-    if (s->tp != &cio__plain_transport) {
-        char buf[16 * 1024];
-        while (done < n) {
-            size_t want = n - done < sizeof buf ? n - done : sizeof buf;
-            ssize_t r = pread(fd, buf, want, off + (off_t)done);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0)
-                return cio__seterr_code(-errno, "sendfile: reading the file");
-            if (r == 0)
-                break;
-            if ((rc = cio_stream_write(s, buf, (size_t)r)) < 0 || (rc = cio_stream_drain(s)) < 0)
-                return cio__seterr_wrap(rc, "sendfile (after %zu bytes)", done);
-            done += (size_t)r;
-        }
-        return (ssize_t)done;
-    }
     while (done < n) {
         off_t o = off + (off_t)done;
         ssize_t r = sendfile(s->f.fd, fd, &o, n - done);
         if (r > 0) {
             done += (size_t)r;
+            *sent = done;
         } else if (r == 0) {
             break; /* the file is shorter than asked */
         } else if (errno == EAGAIN) {
@@ -775,6 +805,12 @@ ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n) {
         }
     }
     return (ssize_t)done;
+}
+
+ssize_t cio_stream_sendfile(cio_stream *s, int fd, off_t off, size_t n) {
+    if (!s) /* named for the caller's call */
+        return snull("cio_stream_sendfile", s, "stream");
+    return cio_stream_sendfile_ex(s, fd, off, n, NULL);
 }
 
 int cio_stream_write_eof(cio_stream *s) {
