@@ -571,6 +571,67 @@ CIO_TEST_VCLOCK(gather_with_one_failure_keeps_input_order) {
     CIO_ASSERT(strstr(cio_errmsg(), "disk on fire") != NULL);
 }
 
+static int fail_at_once(void *arg) {
+    return cio_seterr(*(int *)arg, "failed early with %d", *(int *)arg);
+}
+
+static int fail_late(void *arg) {
+    int code = *(int *)arg;
+    if (cio_sleep(code == -EIO ? 2 * CIO_SEC : CIO_SEC + CIO_SEC / 2) < 0)
+        return -ECANCELED;
+    return cio_seterr(code, "failed late with %d", code);
+}
+
+/* Children that ended before the gather (well and badly), children that
+ * end well during it (collected at once) and children that fail during it
+ * (held): statuses in input order, the first failure in input order with
+ * its own message, and every handle released (the harness checks). */
+CIO_TEST_VCLOCK(gather_mixes_early_and_late_successes_and_failures) {
+    for (int with_status = 0; with_status < 2; with_status++) {
+        int one = 1, eperm = -EPERM, eio = -EIO, eacces = -EACCES;
+        sleep_job ok = {.ns = CIO_SEC, .result = 7};
+        cio_task *ts[6] = {cio_spawn(add_one, &one),       cio_spawn(fail_at_once, &eperm),
+                           cio_spawn(fail_late, &eio),     cio_spawn(sleep_task, &ok),
+                           cio_spawn(fail_late, &eacces),  cio_spawn(add_one, &one)};
+        CIO_ASSERT_EQ(cio_yield(), 0); /* 0, 1 and 5 end before the gather */
+        CIO_ASSERT(cio_task_done(ts[0]) && cio_task_done(ts[1]) && cio_task_done(ts[5]));
+        int st[6] = {99, 99, 99, 99, 99, 99};
+        int64_t t0 = cio_now();
+        CIO_ASSERT_EQ(cio_gather(ts, 6, with_status ? st : NULL), -EPERM);
+        CIO_ASSERT(strstr(cio_errmsg(), "failed early with") != NULL);
+        CIO_ASSERT_EQ(cio_now() - t0, 2 * CIO_SEC);
+        int want[6] = {2, -EPERM, -EIO, 7, -EACCES, 2};
+        for (int i = 0; with_status && i < 6; i++)
+            CIO_ASSERT_EQ(st[i], want[i]);
+    }
+}
+
+/* Cancelled after one child was collected and one failure is held: the
+ * rest are cancelled, every status is kept, nothing is released twice. */
+static cio_task *mixed_ts[4];
+static int mixed_st[4];
+static int gather_mixed(void *arg) {
+    (void)arg;
+    return cio_gather(mixed_ts, 4, mixed_st);
+}
+
+CIO_TEST_VCLOCK(gather_cancelled_after_some_children_were_collected) {
+    int eacces = -EACCES;
+    sleep_job quick = {.ns = CIO_SEC / 2, .result = 5}, slow = {.ns = 10 * CIO_SEC, .result = 6};
+    mixed_ts[0] = cio_spawn(sleep_task, &slow);
+    mixed_ts[1] = cio_spawn(sleep_task, &quick);
+    mixed_ts[2] = cio_spawn(fail_late, &eacces); /* fails at 1.5 s */
+    mixed_ts[3] = cio_spawn(sleep_task, &slow);
+    cio_task *g = cio_spawn(gather_mixed, NULL);
+    CIO_ASSERT_EQ(cio_sleep(2 * CIO_SEC), 0);
+    cio_cancel(g);
+    CIO_ASSERT_EQ(cio_join(g), -ECANCELED);
+    CIO_ASSERT_EQ(mixed_st[0], -ECANCELED);
+    CIO_ASSERT_EQ(mixed_st[1], 5);
+    CIO_ASSERT_EQ(mixed_st[2], -EACCES);
+    CIO_ASSERT_EQ(mixed_st[3], -ECANCELED);
+}
+
 CIO_TEST(gather_of_nothing_and_of_finished_tasks) {
     CIO_ASSERT_EQ(cio_gather(NULL, 0, NULL), 0);
     int x = 1;
