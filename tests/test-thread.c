@@ -338,6 +338,36 @@ CIO_TEST(to_thread_saturated_pool_queues_without_blocking_the_loop) {
     cio_thread_pool_set_size(0);
 }
 
+/* A burst wakes one worker per CPU at first; jobs that block (here: until
+ * every one of them has started) must still all get a worker of their own,
+ * from the monitor that adds workers while the running ones make no
+ * progress. */
+enum { BLOCKERS = 8 };
+static atomic_int blockers_in;
+
+static int block_until_all_in(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&blockers_in, 1);
+    for (int ms = 0; ms < 10000 && atomic_load(&blockers_in) < BLOCKERS; ms++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    return atomic_load(&blockers_in) == BLOCKERS ? 0 : -ETIMEDOUT;
+}
+
+static int call_blocker(void *arg) { return cio_to_thread(block_until_all_in, arg); }
+
+CIO_TEST(to_thread_blocking_jobs_beyond_the_cpus_all_run_at_once) {
+    CIO_ASSERT_EQ(cio_thread_pool_set_size(BLOCKERS), 0);
+    atomic_store(&blockers_in, 0);
+    cio_task *ts[BLOCKERS];
+    for (int i = 0; i < BLOCKERS; i++)
+        ts[i] = cio_spawn(call_blocker, NULL);
+    int st[BLOCKERS];
+    CIO_ASSERT_EQ(cio_gather(ts, BLOCKERS, st), 0);
+    CIO_ASSERT_EQ(atomic_load(&blockers_in), BLOCKERS);
+    CIO_ASSERT_EQ(cio_thread_pool_threads(), BLOCKERS);
+    cio_thread_pool_set_size(0);
+}
+
 CIO_TEST(thread_pool_size_configuration) {
     CIO_ASSERT_EQ(cio_thread_pool_set_size(-1), -EINVAL);
     CIO_ASSERT_EQ(cio_thread_pool_set_size(100000), -EINVAL);

@@ -6,7 +6,14 @@
  * is written only when the list goes from empty to non-empty, so a burst
  * of completions costs one wake-up of the loop, not one per job (this is
  * what keeps concurrent to_thread calls well under a microsecond each).
- * Every job out on a worker holds its loop's virtual clock. */
+ * Every job out on a worker holds its loop's virtual clock.
+ *
+ * A burst wakes at most one worker per CPU: short jobs are done sooner by
+ * fewer threads, which also leave the loop thread its CPU. Jobs beyond
+ * those are watched by a monitor (an otherwise idle worker) that adds a
+ * worker whenever the running ones took no job for MONITOR_NS: jobs that
+ * block (sleep, wait for I/O) still all run at once, a few hundred
+ * microseconds later at most. */
 #define _GNU_SOURCE
 #include "thread/pool.h"
 
@@ -25,6 +32,7 @@
 
 #define POOL_MAX 256
 #define SPIN_NS 50000L
+#define MONITOR_NS 100000L
 
 /* A queued job is either still in its loop's pending list (its batch is
  * the loop's open one) or in the pool's queue (an earlier batch): a flush
@@ -56,6 +64,11 @@ static struct {
     pthread_cond_t cond;
     cio__job *head, *tail;
     int nthreads, idle, signalled;
+    int cpus;                 /* online CPUs: how many workers a burst wakes */
+    pthread_cond_t monitor_cond; /* the monitor's timed waits (and stop) */
+    bool monitoring;          /* a worker watches the queue for progress */
+    bool monitor_wanted;      /* an idle worker was woken to be the monitor */
+    unsigned long dequeued;   /* jobs taken by workers: the monitor's gauge */
     bool spinning;            /* a worker is polling nqueued before sleeping */
     bool spin_claimed;        /* a flush already counted on that worker */
     atomic_bool spin_free;    /* spinning && !spin_claimed, readable unlocked */
@@ -64,7 +77,11 @@ static struct {
     bool stop;
     int loops;                /* loops with live per-loop state */
     pthread_t threads[POOL_MAX];
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} pool = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .cond = PTHREAD_COND_INITIALIZER,
+    .monitor_cond = PTHREAD_COND_INITIALIZER,
+};
 
 /* ---- configuration ---- */
 
@@ -166,21 +183,97 @@ static void spin(void) {
     atomic_store_explicit(&pool.spin_free, false, memory_order_relaxed);
 }
 
+static void *worker(void *arg);
+
+static int max_threads(void) { return pool.size ? pool.size : default_size(); }
+
+/* Workers running a job, between jobs, spinning, or signalled to wake. */
+static int workers_awake(void) {
+    return pool.nthreads - pool.idle - (pool.monitoring ? 1 : 0) + pool.signalled;
+}
+
+/* The monitor waits on a monotonic clock; the condition variable for that
+ * needs an attribute, hence a run-time initialisation. */
+static pthread_once_t monitor_once = PTHREAD_ONCE_INIT;
+static void monitor_cond_init(void) {
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_destroy(&pool.monitor_cond);
+    pthread_cond_init(&pool.monitor_cond, &a);
+    pthread_condattr_destroy(&a);
+}
+
+/* Lock held: makes an idle worker, or a new one, the monitor of the jobs
+ * that no awake worker is free for. */
+static void want_monitor(void) {
+    if (pool.monitoring || pool.monitor_wanted || pool.stop)
+        return;
+    if (pool.idle > pool.signalled) {
+        pool.monitor_wanted = true;
+        pool.signalled++;
+        pthread_cond_signal(&pool.cond);
+    } else if (pool.nthreads < max_threads() &&
+               pthread_create(&pool.threads[pool.nthreads], NULL, worker, NULL) == 0) {
+        pool.monitor_wanted = true;
+        pool.nthreads++;
+    }
+}
+
+/* Lock held: while jobs wait, checks every MONITOR_NS that the awake
+ * workers took one. If none did, they are all stuck in their jobs: the
+ * monitor stops watching and goes to take a job itself (true), and another
+ * worker watches the rest. False once the queue is empty or on stop. */
+static bool monitor(void) {
+    pool.monitoring = true;
+    unsigned long seen = pool.dequeued;
+    bool stalled = false;
+    while (pool.head && !pool.stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += MONITOR_NS;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        int rc = 0;
+        while (rc != ETIMEDOUT && pool.head && !pool.stop)
+            rc = pthread_cond_timedwait(&pool.monitor_cond, &pool.lock, &until);
+        if (pool.head && !pool.stop && pool.dequeued == seen) {
+            stalled = true;
+            break;
+        }
+        seen = pool.dequeued;
+    }
+    pool.monitoring = false;
+    if (stalled && atomic_load_explicit(&pool.nqueued, memory_order_relaxed) > 1)
+        want_monitor(); /* for the jobs after the one this worker takes */
+    return stalled;
+}
+
 static void *worker(void *arg) {
     (void)arg;
     pthread_setname_np(pthread_self(), "cio-worker");
     pthread_mutex_lock(&pool.lock);
     for (;;) {
-        if (become_spinner()) {
-            pthread_mutex_unlock(&pool.lock);
-            spin();
-        }
-        while (!pool.head && !pool.stop) {
-            pool.idle++;
-            pthread_cond_wait(&pool.cond, &pool.lock);
-            pool.idle--;
-            if (pool.signalled > 0)
-                pool.signalled--;
+        if (pool.monitor_wanted && !pool.monitoring && !pool.stop) {
+            pool.monitor_wanted = false;
+            if (!monitor())
+                continue;
+        } else {
+            if (become_spinner()) {
+                pthread_mutex_unlock(&pool.lock);
+                spin();
+            }
+            while (!pool.head && !pool.stop && !pool.monitor_wanted) {
+                pool.idle++;
+                pthread_cond_wait(&pool.cond, &pool.lock);
+                pool.idle--;
+                if (pool.signalled > 0)
+                    pool.signalled--;
+            }
+            if (pool.monitor_wanted && !pool.monitoring && !pool.stop)
+                continue; /* be the monitor */
         }
         cio__job *j = pool.head;
         if (!j)
@@ -191,6 +284,7 @@ static void *worker(void *arg) {
         else
             pool.tail = NULL;
         j->state = JOB_RUNNING;
+        pool.dequeued++;
         atomic_fetch_sub_explicit(&pool.nqueued, 1, memory_order_relaxed);
         pthread_mutex_unlock(&pool.lock);
         j->work(j);
@@ -215,25 +309,34 @@ static void *worker(void *arg) {
 }
 
 /* Called with the lock held, after n jobs were queued: wakes idle workers
- * and starts new ones (up to the size) so that the jobs get served. */
+ * and starts new ones so that the jobs get served, up to one awake worker
+ * per CPU (and the size); a monitor sees to the rest. */
 static void kick(size_t n) {
+    pthread_once(&monitor_once, monitor_cond_init);
     if (pool.spinning && !pool.spin_claimed && n > 0) {
         pool.spin_claimed = true; /* the spinning worker takes one job */
         atomic_store_explicit(&pool.spin_free, false, memory_order_relaxed);
         n--;
     }
-    while (n > 0 && pool.idle > pool.signalled) {
+    int max = max_threads();
+    if (pool.cpus == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        pool.cpus = c < 1 ? 1 : c > POOL_MAX ? POOL_MAX : (int)c;
+    }
+    int cap = pool.cpus < max ? pool.cpus : max;
+    while (n > 0 && workers_awake() < cap && pool.idle > pool.signalled) {
         pool.signalled++;
         pthread_cond_signal(&pool.cond);
         n--;
     }
-    int max = pool.size ? pool.size : default_size();
-    while (n > 0 && pool.nthreads < max && !pool.stop) {
+    while (n > 0 && workers_awake() < cap && pool.nthreads < max && !pool.stop) {
         if (pthread_create(&pool.threads[pool.nthreads], NULL, worker, NULL) != 0)
             break; /* the running workers will get to the jobs */
         pool.nthreads++;
         n--;
     }
+    if (n > 0)
+        want_monitor();
 }
 
 /* Posted once per loop iteration that submitted jobs: moves them all to
@@ -366,6 +469,7 @@ static void pool_shutdown(void) {
     }
     pool.stop = true;
     pthread_cond_broadcast(&pool.cond);
+    pthread_cond_broadcast(&pool.monitor_cond);
     int n = pool.nthreads;
     pthread_t threads[POOL_MAX];
     for (int i = 0; i < n; i++)
@@ -379,6 +483,7 @@ static void pool_shutdown(void) {
     for (int i = 0; i < pool.nthreads; i++)
         pool.threads[i] = pool.threads[i + n];
     pool.idle = pool.signalled = 0;
+    pool.monitoring = pool.monitor_wanted = false;
     if (pool.head) /* a loop started meanwhile and queued work */
         kick(1);
     pthread_mutex_unlock(&pool.lock);
