@@ -376,12 +376,16 @@ CIO__JUMP_RETURN(int, cio_yield)(void) {
     /* The common case: straight to the next ready task, which has run
      * before, with this one queued behind the rest. */
     check_canary(t);
-    cio__make_ready(L, t);
+    cio__ctx *from = &t->body->ctx;
+    t->next = NULL; /* cio__make_ready, knowing the queue has a tail (n) */
+    L->rq_tail->next = t;
+    L->rq_tail = t;
+    t->state = CIO__READY;
     L->rq_head = n->next; /* not NULL: t is behind n */
     L->budget--;
     L->cur = n;
     n->state = CIO__RUNNING;
-    do_switch(L, &t->body->ctx, n, false);
+    do_switch(L, from, n, false);
     return 0;
 }
 
