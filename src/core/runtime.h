@@ -257,15 +257,19 @@ extern __thread cio_loop *cio__tls_loop __attribute__((tls_model("initial-exec")
 /* sched.c */
 void cio__run_ready(cio_loop *L);          /* from loop context */
 /* Appends t to the run queue (FIFO). */
-static inline __attribute__((always_inline)) void cio__make_ready(cio_loop *L, cio_task *t) {
+static inline __attribute__((always_inline)) void cio__rq_push(cio_loop *L, cio_task *t) {
     t->next = NULL;
     if (L->rq_tail)
         L->rq_tail->next = t;
     else
         L->rq_head = t;
     L->rq_tail = t;
-    if (t->state != CIO__NEW)
-        t->state = CIO__READY;
+}
+/* Queues a task that has run before (a new one is queued by spawn, with
+ * cio__rq_push, and stays CIO__NEW until it first runs). */
+static inline __attribute__((always_inline)) void cio__make_ready(cio_loop *L, cio_task *t) {
+    cio__rq_push(L, t);
+    t->state = CIO__READY;
 }
 void cio__suspend(cio_loop *L, cio_task *cur); /* cur's state already set */
 int cio__interrupt_code(cio_loop *L, cio_task *t);

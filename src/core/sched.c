@@ -377,7 +377,7 @@ CIO__JUMP_RETURN(int, cio_yield)(void) {
      * before, with this one queued behind the rest. */
     check_canary(t);
     cio__ctx *from = &t->body->ctx;
-    t->next = NULL; /* cio__make_ready, knowing the queue has a tail (n) */
+    t->next = NULL; /* cio__make_ready without its branch: n is queued */
     L->rq_tail->next = t;
     L->rq_tail = t;
     t->state = CIO__READY;
@@ -418,7 +418,9 @@ int cio__waitq_wait_until(cio__waitq *q, cio__waiter *w, int64_t deadline) {
             return code;
     }
     /* The body is loaded once: the build allows any store to alias it, and
-     * reloading it after linking w costs a W2 hand-off about 8 %. */
+     * reloading it after linking w costs a W2 hand-off about 8 %. For the
+     * same hand-off, park_now's fast path is written out here: calling it
+     * with b (and checking w->q after every park) measured 5-8 % slower. */
     cio__body *b = t->body;
     w->task = t;
     w->q = q;

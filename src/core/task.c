@@ -138,7 +138,7 @@ cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
         cio__ctx_inherit_hook(cio__task_ctx_slot(t), parent_ctx);
     L->alive++;
     L->handles++;
-    cio__make_ready(L, t);
+    cio__rq_push(L, t); /* stays CIO__NEW until it first runs */
     return t;
 nomem:
     errno = ENOMEM;
