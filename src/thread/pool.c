@@ -64,7 +64,6 @@ static struct {
     pthread_cond_t cond;
     cio__job *head, *tail;
     int nthreads, idle, signalled;
-    int cpus;                 /* online CPUs: how many workers a burst wakes */
     pthread_cond_t monitor_cond; /* the monitor's timed waits (and stop) */
     bool monitoring;          /* a worker watches the queue for progress */
     bool monitor_wanted;      /* an idle worker was woken to be the monitor */
@@ -85,14 +84,25 @@ static struct {
 
 /* ---- configuration ---- */
 
+/* Read once: sysconf reads /sys on every call, and every flush of jobs
+ * needs the figure. */
+static int online_cpus(void) {
+    static atomic_int cached;
+    int n = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (n == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c < 1 ? 1 : c > POOL_MAX ? POOL_MAX : (int)c;
+        atomic_store_explicit(&cached, n, memory_order_relaxed);
+    }
+    return n;
+}
+
 static int default_size(void) {
     const char *env = getenv("CIO_THREADS");
     if (env && atoi(env) > 0)
         return atoi(env) < POOL_MAX ? atoi(env) : POOL_MAX;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        n = 1;
-    return n + 4 < 32 ? (int)n + 4 : 32;
+    int n = online_cpus();
+    return n + 4 < 32 ? n + 4 : 32;
 }
 
 int cio_thread_pool_set_size(int n) {
@@ -318,12 +328,8 @@ static void kick(size_t n) {
         atomic_store_explicit(&pool.spin_free, false, memory_order_relaxed);
         n--;
     }
-    int max = max_threads();
-    if (pool.cpus == 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        pool.cpus = c < 1 ? 1 : c > POOL_MAX ? POOL_MAX : (int)c;
-    }
-    int cap = pool.cpus < max ? pool.cpus : max;
+    int max = max_threads(), cpus = online_cpus();
+    int cap = cpus < max ? cpus : max;
     while (n > 0 && workers_awake() < cap && pool.idle > pool.signalled) {
         pool.signalled++;
         pthread_cond_signal(&pool.cond);
