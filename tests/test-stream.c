@@ -875,6 +875,14 @@ static int sfx_task(void *arg) {
     return 0;
 }
 
+/* Starts j's transfer in a task (*t) and lets it run until it waits for
+ * room: the peer does not read. */
+static void start_waiting(sfx_job *j, cio_task **t) {
+    *t = cio_spawn(sfx_task, j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j->rc, 1); /* still waiting */
+}
+
 /* Reads the raw socket p until it is empty, adding to *got; false if a
  * byte is not pattern_file's byte at that offset. */
 static bool drain_raw(int p, size_t *got) {
@@ -948,9 +956,8 @@ CIO_TEST_VCLOCK(sendfile_ex_cancelled_counts_and_resumes) {
     int p;
     cio_stream *s = pair(&p, NULL);
     sfx_job j = {s, fd, N, 0, 1, ""};
-    cio_task *t = cio_spawn(sfx_task, &j);
-    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
-    CIO_ASSERT_EQ(j.rc, 1); /* waiting for room */
+    cio_task *t;
+    start_waiting(&j, &t);
     cio_cancel(t);
     CIO_ASSERT_EQ(cio_join(t), 0);
     CIO_ASSERT_EQ(j.rc, -ECANCELED);
@@ -972,9 +979,8 @@ CIO_TEST_VCLOCK(sendfile_ex_counts_what_a_closing_peer_got) {
     int p;
     cio_stream *s = pair(&p, NULL);
     sfx_job j = {s, fd, N, 0, 1, ""};
-    cio_task *t = cio_spawn(sfx_task, &j);
-    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
-    CIO_ASSERT_EQ(j.rc, 1);
+    cio_task *t;
+    start_waiting(&j, &t);
     size_t got = 0;
     CIO_ASSERT(drain_raw(p, &got));
     CIO_ASSERT_GT(got, 0);
@@ -1010,9 +1016,8 @@ CIO_TEST_VCLOCK(sendfile_ex_counts_up_to_a_reset) {
     int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     CIO_ASSERT_GE(c, 0);
     sfx_job j = {s, fd, N, 0, 1, ""};
-    cio_task *t = cio_spawn(sfx_task, &j);
-    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
-    CIO_ASSERT_EQ(j.rc, 1);
+    cio_task *t;
+    start_waiting(&j, &t);
     static unsigned char in[4096];
     ssize_t got = read(c, in, sizeof in);
     CIO_ASSERT_GT(got, 0);
@@ -1041,9 +1046,8 @@ CIO_TEST_VCLOCK(sendfile_ex_counts_up_to_a_file_error) {
     int p;
     cio_stream *s = pair(&p, NULL);
     sfx_job j = {s, fd, N, 0, 1, ""};
-    cio_task *t = cio_spawn(sfx_task, &j);
-    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
-    CIO_ASSERT_EQ(j.rc, 1);
+    cio_task *t;
+    start_waiting(&j, &t);
     int dir = open(cio_test_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     CIO_ASSERT_EQ(dup3(dir, fd, O_CLOEXEC), fd);
     close(dir);

@@ -556,6 +556,14 @@ static int sfx_task(void *arg) {
     return 0;
 }
 
+/* Starts j's transfer in a task (*t) and lets it run until it waits for
+ * room: the peer does not read. */
+static void start_waiting(sfx_job *j, cio_task **t) {
+    *t = cio_spawn(sfx_task, j);
+    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
+    CIO_ASSERT_EQ(j->rc, 1); /* still waiting */
+}
+
 /* Bytes waiting to be read on the raw socket of s. */
 static size_t unread(cio_stream *s) {
     int n = 0;
@@ -598,9 +606,8 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_is_done_once_ssl_write_took_it_all) {
     int fd = make_file("tls-big", N);
     CIO_ASSERT_GE(fd, 0);
     sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
-    cio_task *t = cio_spawn(sfx_task, &j);
-    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
-    CIO_ASSERT_EQ(j.rc, 1); /* still waiting */
+    cio_task *t;
+    start_waiting(&j, &t);
     CIO_ASSERT_GT(cio_stream_write_buffered(p.cli), 0);
     drain_job r = {p.srv, 0, 0, 1, NULL};
     cio_task *rt = cio_spawn(read_all_task, &r);
@@ -655,9 +662,8 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_cancelled_counts_and_resumes) {
     int fd = make_file("tls-big", N);
     CIO_ASSERT_GE(fd, 0);
     sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
-    cio_task *t = cio_spawn(sfx_task, &j);
-    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
-    CIO_ASSERT_EQ(j.rc, 1); /* still waiting */
+    cio_task *t;
+    start_waiting(&j, &t);
     cio_cancel(t);
     CIO_ASSERT_EQ(cio_join(t), 0);
     CIO_ASSERT_EQ(j.rc, -ECANCELED);
@@ -685,9 +691,8 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_counts_what_a_closing_peer_got) {
     int fd = make_file("tls-big", N);
     CIO_ASSERT_GE(fd, 0);
     sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
-    cio_task *t = cio_spawn(sfx_task, &j);
-    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
-    CIO_ASSERT_EQ(j.rc, 1);
+    cio_task *t;
+    start_waiting(&j, &t);
     static char raw[65536];
     size_t got = 0;
     ssize_t r;
@@ -718,9 +723,8 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_counts_up_to_a_file_error) {
     int fd = make_file("tls-big", N);
     CIO_ASSERT_GE(fd, 0);
     sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
-    cio_task *t = cio_spawn(sfx_task, &j);
-    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
-    CIO_ASSERT_EQ(j.rc, 1);
+    cio_task *t;
+    start_waiting(&j, &t);
     int dir = open(cio_test_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     CIO_ASSERT_EQ(dup3(dir, fd, O_CLOEXEC), fd);
     close(dir);
