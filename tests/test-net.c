@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -846,6 +849,138 @@ CIO_TEST(udp_connect_filters_peers_and_names_bad_addresses) {
     cio_udp_close(a);
     cio_udp_close(b);
     cio_udp_close(c);
+}
+
+/* ---- UDP with a full send buffer ----
+ * Loopback UDP never reports a full send buffer (the kernel hands every
+ * datagram to the receiver at once), so this program defines sendto(2) and
+ * send(2) itself: the statically linked library calls these, which report
+ * EAGAIN for one chosen socket while udp_full_left > 0 and pass every other
+ * call to the kernel. */
+static _Atomic int udp_full_fd = -1;
+static long udp_full_left, udp_full_calls;
+
+static bool udp_fake_full(int fd) {
+    if (fd != udp_full_fd || udp_full_left == 0)
+        return false;
+    udp_full_left--;
+    udp_full_calls++;
+    errno = EAGAIN;
+    return true;
+}
+
+ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
+               socklen_t len) {
+    if (udp_fake_full(fd))
+        return -1;
+    return syscall(SYS_sendto, fd, buf, n, flags, a, len);
+}
+
+ssize_t send(int fd, const void *buf, size_t n, int flags) {
+    if (udp_fake_full(fd))
+        return -1;
+    return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+}
+
+/* Nothing waits in a's receive queue (loopback delivery is synchronous). */
+static bool udp_queue_empty(cio_udp *a) {
+    char c;
+    return recv(cio_udp_fd(a), &c, 1, MSG_DONTWAIT) == -1 && errno == EAGAIN;
+}
+
+static cio_addr udp_send_to;
+static int udp_send_task(void *arg) { return (int)cio_udp_sendto(arg, "late", 4, &udp_send_to); }
+static int udp_send_connected_task(void *arg) { return (int)cio_udp_sendto(arg, "late", 4, NULL); }
+
+/* Runs a send from b that finds the buffer full three times. Whenever the
+ * sender waits after a refusal, a datagram from a to b makes "room": it
+ * wakes b's poller entry, which then reports b writable, as the kernel does
+ * when a full buffer drains. *rooms: how many times that was needed. */
+static void udp_send_through_full_buffer(cio_udp *a, cio_udp *b, int (*fn)(void *), int *rooms) {
+    cio_addr bto;
+    CIO_ASSERT_EQ(cio_udp_local(b, &bto), 0);
+    udp_full_fd = cio_udp_fd(b);
+    udp_full_left = 3;
+    udp_full_calls = 0;
+    cio_task *t = cio_spawn(fn, b);
+    long seen = 0;
+    *rooms = 0;
+    for (long i = 0; i < 1000000 && !cio_task_done(t); i++) {
+        if (cio__task_parked(t) && udp_full_calls != seen) {
+            seen = udp_full_calls;
+            CIO_ASSERT_EQ(cio_udp_sendto(a, "room", 4, &bto), 4);
+            (*rooms)++;
+        }
+        CIO_ASSERT_EQ(cio_yield(), 0);
+    }
+    CIO_ASSERT_EQ(cio_join(t), 4);
+    CIO_ASSERT_EQ(udp_full_calls, 3);
+    udp_full_fd = -1;
+    char buf[16];
+    CIO_ASSERT_EQ(cio_udp_recvfrom(a, buf, sizeof buf, NULL), 4);
+    CIO_ASSERT(memcmp(buf, "late", 4) == 0);
+    CIO_ASSERT(udp_queue_empty(a)); /* sent once */
+    for (int i = 0; i < *rooms; i++)
+        CIO_ASSERT_EQ(cio_udp_recvfrom(b, buf, sizeof buf, NULL), 4);
+    CIO_ASSERT(udp_queue_empty(b));
+}
+
+/* A send that finds the buffer full waits (it does not spin) until the
+ * socket is writable again and tries again: the datagram goes out whole,
+ * once; connected too. */
+CIO_TEST(udp_send_waits_while_the_buffer_is_full) {
+    cio_udp *a, *b;
+    CIO_ASSERT_EQ(cio_udp_open(&a, "127.0.0.1", "0"), 0);
+    CIO_ASSERT_EQ(cio_udp_open(&b, "127.0.0.1", "0"), 0);
+    CIO_ASSERT_EQ(cio_udp_local(a, &udp_send_to), 0);
+    /* At least two of the three refusals waited for room (the first may
+     * find a writable edge the poller reported before). */
+    int rooms = 0;
+    udp_send_through_full_buffer(a, b, udp_send_task, &rooms);
+    CIO_ASSERT_GE(rooms, 2);
+    CIO_ASSERT_EQ(cio_udp_connect(b, &udp_send_to), 0);
+    rooms = 0;
+    udp_send_through_full_buffer(a, b, udp_send_connected_task, &rooms);
+    CIO_ASSERT_GE(rooms, 2);
+    cio_udp_close(a);
+    cio_udp_close(b);
+}
+
+/* Waiting for room is a suspension point: cancellation and a timeout end
+ * the send with the operation named, nothing half sent, and the socket
+ * keeps working. */
+CIO_TEST(udp_send_cancelled_or_timed_out_while_the_buffer_is_full) {
+    cio_udp *a, *b;
+    CIO_ASSERT_EQ(cio_udp_open(&a, "127.0.0.1", "0"), 0);
+    CIO_ASSERT_EQ(cio_udp_open(&b, "127.0.0.1", "0"), 0);
+    CIO_ASSERT_EQ(cio_udp_local(a, &udp_send_to), 0);
+    udp_full_fd = cio_udp_fd(b);
+    udp_full_left = LONG_MAX;
+    udp_full_calls = 0;
+
+    cio_task *t = cio_spawn(udp_send_task, b);
+    CIO_ASSERT_EQ(cio_yield(), 0); /* t found the buffer full and waits */
+    CIO_ASSERT_EQ(udp_full_calls, 1);
+    CIO_ASSERT(!cio_task_done(t));
+    cio_cancel(t);
+    CIO_ASSERT_EQ(cio_join(t), -ECANCELED);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendto 127.0.0.1:") != NULL);
+
+    long before = udp_full_calls;
+    CIO_TIMEOUT(5 * CIO_MS) {
+        CIO_ASSERT_EQ(cio_udp_sendto(b, "late", 4, &udp_send_to), -ETIMEDOUT);
+    }
+    CIO_ASSERT_GT(udp_full_calls, before);
+    CIO_ASSERT(strstr(cio_errmsg(), "sendto 127.0.0.1:") != NULL);
+    CIO_ASSERT(udp_queue_empty(a));
+
+    udp_full_fd = -1;
+    char buf[8];
+    CIO_ASSERT_EQ(cio_udp_sendto(b, "room", 4, &udp_send_to), 4);
+    CIO_ASSERT_EQ(cio_udp_recvfrom(a, buf, sizeof buf, NULL), 4);
+    CIO_ASSERT(memcmp(buf, "room", 4) == 0);
+    cio_udp_close(a);
+    cio_udp_close(b);
 }
 
 /* A family filter the host cannot match: the numeric shortcut does not
