@@ -631,6 +631,7 @@ static int never(cio_gen *g, void *arg) {
 static bool outside_ran;
 static cio_ctxvar outside_var = CIO_CTXVAR_INIT("outside", "dflt");
 static const char *outside_get;
+static char outside_event_msg[256];
 
 static void outside_cb(void *arg) {
     (void)arg;
@@ -641,6 +642,7 @@ static void outside_cb(void *arg) {
     outside_rc[1] = cio_sem_acquire(&s);
     cio_event e = CIO_EVENT_INIT;
     outside_rc[2] = cio_event_wait(&e);
+    snprintf(outside_event_msg, sizeof outside_event_msg, "%s", cio_errmsg());
     cio_barrier b = CIO_BARRIER_INIT(2);
     outside_rc[3] = cio_barrier_wait(&b);
     outside_rc[4] = cio_ctxvar_set(&outside_var, "x", NULL);
@@ -675,4 +677,5 @@ CIO_TEST(waiting_outside_a_task_is_eperm) {
     CIO_ASSERT_EQ(outside_rc[7], -EPERM);
     CIO_ASSERT_EQ(outside_rc[8], -EPERM);
     CIO_ASSERT_STREQ(outside_get, "dflt");
+    CIO_ASSERT(strstr(outside_event_msg, "cio_event_wait") != NULL);
 }

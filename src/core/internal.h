@@ -92,6 +92,11 @@ struct cio__waiter {
  * -ECANCELED / -ETIMEDOUT at once (without queueing) if the task is already
  * interrupted, or when interrupted while parked (w is then unlinked). */
 int cio__waitq_wait(cio__waitq *q, cio__waiter *w);
+/* cio__waitq_wait with a waiter of its own, for a primitive that keeps
+ * nothing in it: a tail call from the primitive's public function (it
+ * returns by a jump, core/arch/jump_return.h); -EPERM outside a task, with
+ * `who` named in the message. */
+CIO__HIDDEN int cio__waitq_park(cio__waitq *q, const char *who);
 /* Same, with an absolute deadline (CIO_FOREVER = none): returns -ETIMEDOUT
  * when it passes (w unlinked). */
 int cio__waitq_wait_until(cio__waitq *q, cio__waiter *w, int64_t deadline);

@@ -407,11 +407,12 @@ static inline __attribute__((always_inline)) void waitq_remove(cio__waitq *q,
 
 void cio__waitq_remove(cio__waitq *q, cio__waiter *w) { waitq_remove(q, w); }
 
-int cio__waitq_wait_until(cio__waitq *q, cio__waiter *w, int64_t deadline) {
+static inline __attribute__((always_inline)) int waitq_wait(cio__waitq *q, cio__waiter *w,
+                                                          int64_t deadline, const char *who) {
     cio_loop *L = cio__tls_loop;
     cio_task *t = L ? L->cur : NULL;
     if (cio__unlikely(!t))
-        return cio__check_in_task("wait");
+        return cio__check_in_task(who);
     if (cio__unlikely(t->body->scope || (t->flags & CIO__CANCELLED))) {
         int code = cio__interrupt_code(L, t);
         if (code)
@@ -446,6 +447,18 @@ int cio__waitq_wait_until(cio__waitq *q, cio__waiter *w, int64_t deadline) {
         }
     }
     return r == CIO__DEADLINE ? -ETIMEDOUT : r;
+}
+
+int cio__waitq_wait_until(cio__waitq *q, cio__waiter *w, int64_t deadline) {
+    return waitq_wait(q, w, deadline, "wait");
+}
+
+/* The waiter in this frame: a primitive's slow path tail-calls this, so the
+ * switch happens a call and a frame shallower than through its own frame
+ * and cio__waitq_wait (about a nanosecond of a W2 hand-off). */
+CIO__JUMP_RETURN_HIDDEN(int, cio__waitq_park)(cio__waitq *q, const char *who) {
+    cio__waiter w;
+    return waitq_wait(q, &w, CIO_FOREVER, who);
 }
 
 int cio__waitq_wait(cio__waitq *q, cio__waiter *w) {

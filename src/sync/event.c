@@ -7,22 +7,13 @@ void cio_event_init(cio_event *e) {
         *e = (cio_event)CIO_EVENT_INIT;
 }
 
-CIO__HIDDEN int cio__event_wait_slow(cio_event *e);
-
 int cio_event_wait(cio_event *e) {
     if (cio__likely(e && e->set))
         return 0;
-    return cio__event_wait_slow(e); /* a tail call (core/arch/jump_return.h) */
-}
-
-CIO__JUMP_RETURN_HIDDEN(int, cio__event_wait_slow)(cio_event *e) {
     if (cio__unlikely(!e))
         return cio_seterr(-EINVAL, "cio_event_wait: event is NULL");
-    cio__waiter w;
-    int rc = cio__waitq_wait(cio__wq(&e->waiters), &w);
-    if (rc == -EPERM)
-        return cio_seterr(rc, "cio_event_wait: must wait but the caller is not a task");
-    return rc;
+    /* a tail call (core/arch/jump_return.h) */
+    return cio__waitq_park(cio__wq(&e->waiters), "cio_event_wait");
 }
 
 void cio_event_set(cio_event *e) {
