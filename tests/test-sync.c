@@ -629,6 +629,7 @@ static int never(cio_gen *g, void *arg) {
     return 0;
 }
 static bool outside_ran;
+static cio_event outside_done = CIO_EVENT_INIT;
 static cio_ctxvar outside_var = CIO_CTXVAR_INIT("outside", "dflt");
 static const char *outside_get;
 static char outside_event_msg[256];
@@ -663,13 +664,14 @@ static void outside_cb(void *arg) {
     cio_gen_init(&g, never, NULL);
     outside_rc[8] = cio_gen_next(&g, &v);
     outside_ran = true;
+    cio_event_set(&outside_done); /* setting needs no task */
 }
 
 CIO_TEST(waiting_outside_a_task_is_eperm) {
     outside_ran = false;
+    cio_event_clear(&outside_done);
     CIO_ASSERT_EQ(cio_call_threadsafe(cio_loop_current(), outside_cb, NULL), 0);
-    for (int i = 0; i < 1000 && !outside_ran; i++)
-        cio_sleep(CIO_MS); /* posts run between loop iterations */
+    CIO_ASSERT_EQ(cio_event_wait(&outside_done), 0); /* posts run between loop iterations */
     CIO_ASSERT(outside_ran);
     for (int i = 0; i < 6; i++)
         CIO_ASSERT_EQ(outside_rc[i], -EPERM);
