@@ -33,6 +33,17 @@ static inline long bench_rss_kb(void) {
     return resident * 4;
 }
 
+static inline int bench_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median of v[0..n) (n > 0); sorts v. */
+static inline double bench_median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* --n N overrides the default count (for quick runs). */
 static inline long bench_arg_n(int argc, char **argv, long def) {
     for (int i = 1; i + 1 < argc; i++)

@@ -112,11 +112,6 @@ static double yielders(void) {
     return (t1 - t0) * 1e9 / (double)(2 * rounds);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Rounds until 0.5 s have been timed (at most 25): the median round. */
 static void report(const char *metric, double (*round)(void)) {
     double ns[25], timed = 0;
@@ -126,9 +121,8 @@ static void report(const char *metric, double (*round)(void)) {
         timed += ns[n] * 2e-9 * (double)rounds;
         n++;
     }
-    qsort(ns, (size_t)n, sizeof *ns, cmp_double);
-    double median = n % 2 ? ns[n / 2] : (ns[n / 2 - 1] + ns[n / 2]) / 2;
-    printf("RESULT W2 %s %.2f\n", metric, median);
+    printf("RESULT W2 %s %.2f\n", metric, bench_median(ns, n));
+    /* ns is sorted now */
     fprintf(stderr, "w2_switch: %s: %d rounds, %.2f to %.2f ns\n", metric, n, ns[0], ns[n - 1]);
 }
 

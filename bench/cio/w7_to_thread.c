@@ -37,11 +37,6 @@ static double concurrent(long *vals, cio_task **ts) {
     return (t1 - t0) * 1e6 / (double)n_calls;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int bench(void *arg) {
     (void)arg;
     long *vals = malloc(sizeof *vals * (size_t)n_calls);
@@ -66,12 +61,9 @@ static int bench(void *arg) {
         rounds[n_rounds] = concurrent(vals, ts);
         timed += rounds[n_rounds++] * 1e-6 * (double)n_calls;
     }
-    qsort(rounds, (size_t)n_rounds, sizeof *rounds, cmp_double);
-    double median = n_rounds % 2 ? rounds[n_rounds / 2]
-                                 : (rounds[n_rounds / 2 - 1] + rounds[n_rounds / 2]) / 2;
 
     printf("RESULT W7 us_per_call_seq %.3f\n", (t1 - t0) * 1e6 / (double)n_calls);
-    printf("RESULT W7 us_per_call_conc %.3f\n", median);
+    printf("RESULT W7 us_per_call_conc %.3f\n", bench_median(rounds, n_rounds));
     fprintf(stderr, "w7_to_thread: concurrent first (cold stacks) round %.3f us per call\n", cold);
     free(vals);
     free(ts);
