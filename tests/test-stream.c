@@ -37,6 +37,26 @@ static void put(int fd, const char *str) {
     (void)n;
 }
 
+/* A TCP connection on 127.0.0.1 to a raw listener (*lfd), not yet
+ * accepted; what the listener accepts gets a receive buffer of rcvbuf
+ * bytes (0: the default). The connected stream, or NULL. */
+static cio_stream *tcp_to_listener(int *lfd, int rcvbuf) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    *lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*lfd < 0)
+        return NULL;
+    if (rcvbuf)
+        setsockopt(*lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (bind(*lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(*lfd, 4) != 0 ||
+        getsockname(*lfd, (struct sockaddr *)&a, &len) != 0)
+        return NULL;
+    cio_addr ca = {.len = sizeof a};
+    memcpy(&ca.u.in, &a, sizeof a);
+    cio_stream *s;
+    return cio_connect_addr(&s, &ca, NULL) == 0 ? s : NULL;
+}
+
 /* ---- reading ---- */
 
 CIO_TEST(read_some_then_eof) {
@@ -491,16 +511,9 @@ CIO_TEST(write_to_closed_peer_is_epipe_not_sigpipe) {
 
 CIO_TEST(tcp_reset_peer) {
     /* A raw listener that accepts and resets (SO_LINGER 0). */
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    bind(lfd, (struct sockaddr *)&a, sizeof a);
-    listen(lfd, 4);
-    getsockname(lfd, (struct sockaddr *)&a, &len);
-    cio_addr ca = {.len = sizeof a};
-    memcpy(&ca.u.in, &a, sizeof a);
-    cio_stream *s;
-    CIO_ASSERT_EQ(cio_connect_addr(&s, &ca, NULL), 0);
+    int lfd;
+    cio_stream *s = tcp_to_listener(&lfd, 0);
+    CIO_ASSERT(s != NULL);
     int c = accept(lfd, NULL, NULL);
     struct linger lg = {1, 0};
     setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -675,6 +688,15 @@ static int pattern_file(const char *name, size_t n) {
     return w == (ssize_t)n ? fd : -1;
 }
 
+/* For a transfer that must wait for room: a pattern file of BIG_FILE bytes
+ * (far more than a socket pair holds) in *fd, and a stream whose peer *p
+ * does not read yet. The stream, or NULL. */
+enum { BIG_FILE = 4 << 20 };
+static cio_stream *big_transfer_start(int *fd, int *p) {
+    *fd = pattern_file("big", BIG_FILE);
+    return *fd < 0 ? NULL : pair(p, NULL);
+}
+
 typedef struct {
     cio_stream *s;
     int fd;
@@ -709,11 +731,10 @@ static int collect_task(void *arg) {
 
 CIO_TEST_VCLOCK(sendfile_waits_for_room_cancelled_and_timed_out) {
     int fds = cio_test_fd_count();
-    enum { N = 4 << 20 };
-    int fd = pattern_file("big", N);
-    CIO_ASSERT_GE(fd, 0);
-    int p;
-    cio_stream *s = pair(&p, NULL);
+    enum { N = BIG_FILE };
+    int fd, p;
+    cio_stream *s = big_transfer_start(&fd, &p);
+    CIO_ASSERT(s != NULL);
     /* The peer does not read: sendfile fills the socket and waits. */
     int64_t t0 = cio_now();
     CIO_TIMEOUT(3 * CIO_SEC) {
@@ -929,11 +950,10 @@ static void resume_and_check(cio_stream *s, int p, int fd, size_t from, size_t n
  * delivers the file whole. */
 CIO_TEST_VCLOCK(sendfile_ex_timed_out_counts_and_resumes) {
     int fds = cio_test_fd_count();
-    enum { N = 4 << 20 };
-    int fd = pattern_file("big", N);
-    CIO_ASSERT_GE(fd, 0);
-    int p;
-    cio_stream *s = pair(&p, NULL);
+    enum { N = BIG_FILE };
+    int fd, p;
+    cio_stream *s = big_transfer_start(&fd, &p);
+    CIO_ASSERT(s != NULL);
     size_t sent = 0;
     CIO_TIMEOUT(2 * CIO_SEC) {
         CIO_ASSERT_EQ(cio_stream_sendfile_ex(s, fd, 0, N, &sent), -ETIMEDOUT);
@@ -950,11 +970,10 @@ CIO_TEST_VCLOCK(sendfile_ex_timed_out_counts_and_resumes) {
 
 CIO_TEST_VCLOCK(sendfile_ex_cancelled_counts_and_resumes) {
     int fds = cio_test_fd_count();
-    enum { N = 4 << 20 };
-    int fd = pattern_file("big", N);
-    CIO_ASSERT_GE(fd, 0);
-    int p;
-    cio_stream *s = pair(&p, NULL);
+    enum { N = BIG_FILE };
+    int fd, p;
+    cio_stream *s = big_transfer_start(&fd, &p);
+    CIO_ASSERT(s != NULL);
     sfx_job j = {s, fd, N, 0, 1, ""};
     cio_task *t;
     start_waiting(&j, &t);
@@ -973,11 +992,10 @@ CIO_TEST_VCLOCK(sendfile_ex_cancelled_counts_and_resumes) {
 /* The peer reads all there is, then closes while the call waits: it counts
  * exactly what the peer read (nothing runs in between). */
 CIO_TEST_VCLOCK(sendfile_ex_counts_what_a_closing_peer_got) {
-    enum { N = 4 << 20 };
-    int fd = pattern_file("big", N);
-    CIO_ASSERT_GE(fd, 0);
-    int p;
-    cio_stream *s = pair(&p, NULL);
+    enum { N = BIG_FILE };
+    int fd, p;
+    cio_stream *s = big_transfer_start(&fd, &p);
+    CIO_ASSERT(s != NULL);
     sfx_job j = {s, fd, N, 0, 1, ""};
     cio_task *t;
     start_waiting(&j, &t);
@@ -1000,18 +1018,9 @@ CIO_TEST_VCLOCK(sendfile_ex_counts_up_to_a_reset) {
     enum { N = 4 << 20 };
     int fd = pattern_file("big", N);
     CIO_ASSERT_GE(fd, 0);
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int small = 64 * 1024; /* no autotuning: far less than N in flight */
-    setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    CIO_ASSERT_EQ(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-    CIO_ASSERT_EQ(listen(lfd, 4), 0);
-    getsockname(lfd, (struct sockaddr *)&a, &len);
-    cio_addr ca = {.len = sizeof a};
-    memcpy(&ca.u.in, &a, sizeof a);
-    cio_stream *s;
-    CIO_ASSERT_EQ(cio_connect_addr(&s, &ca, NULL), 0);
+    int lfd, small = 64 * 1024; /* no autotuning: far less than N in flight */
+    cio_stream *s = tcp_to_listener(&lfd, small);
+    CIO_ASSERT(s != NULL);
     setsockopt(cio_stream_fd(s), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     CIO_ASSERT_GE(c, 0);
@@ -1040,11 +1049,10 @@ CIO_TEST_VCLOCK(sendfile_ex_counts_up_to_a_reset) {
  * the file's error, after exactly the bytes the peer got, and the stream
  * stays usable. */
 CIO_TEST_VCLOCK(sendfile_ex_counts_up_to_a_file_error) {
-    enum { N = 4 << 20 };
-    int fd = pattern_file("big", N);
-    CIO_ASSERT_GE(fd, 0);
-    int p;
-    cio_stream *s = pair(&p, NULL);
+    enum { N = BIG_FILE };
+    int fd, p;
+    cio_stream *s = big_transfer_start(&fd, &p);
+    CIO_ASSERT(s != NULL);
     sfx_job j = {s, fd, N, 0, 1, ""};
     cio_task *t;
     start_waiting(&j, &t);
@@ -1283,16 +1291,9 @@ CIO_TEST_VCLOCK(set_limits_keeps_zero_fields_and_clamps_write_low) {
 
 CIO_TEST(earlier_errors_reach_fill_find_and_drain) {
     /* A reset connection: every read-side call reports it, named. */
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    CIO_ASSERT_EQ(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-    CIO_ASSERT_EQ(listen(lfd, 4), 0);
-    getsockname(lfd, (struct sockaddr *)&a, &len);
-    cio_addr ca = {.len = sizeof a};
-    memcpy(&ca.u.in, &a, sizeof a);
-    cio_stream *s;
-    CIO_ASSERT_EQ(cio_connect_addr(&s, &ca, NULL), 0);
+    int lfd;
+    cio_stream *s = tcp_to_listener(&lfd, 0);
+    CIO_ASSERT(s != NULL);
     int c = accept(lfd, NULL, NULL);
     struct linger lg = {1, 0};
     setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);

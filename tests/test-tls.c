@@ -374,6 +374,27 @@ static int make_file(const char *name, size_t n) {
     return fd;
 }
 
+/* The first i in [0, n) where in[i] is not pattern(i), or n. */
+static size_t first_unlike_pattern(const char *in, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (in[i] != pattern(i))
+            return i;
+    return n;
+}
+
+/* For a transfer that must wait for room: a TLS pair whose streams queue
+ * at most 32 KiB, and a pattern file of BIG_FILE bytes (2 MiB, far more
+ * than the socket holds). The file's descriptor, or -1 with the pair
+ * stopped. */
+enum { BIG_FILE = 128 * 16384 };
+static int big_transfer_start(tls_pair *p) {
+    cio_stream_opts o = {.write_high = 32 * 1024};
+    int fd = tls_pair_start(p, &o) == 0 ? make_file("tls-big", BIG_FILE) : -1;
+    if (fd < 0)
+        tls_pair_stop(p);
+    return fd;
+}
+
 typedef struct {
     cio_stream *s;
     size_t want, got;
@@ -458,10 +479,8 @@ static int sendfile_task(void *arg) {
 CIO_TEST_VCLOCK(tls_sendfile_waits_for_the_peer_cancelled_and_timed_out) {
     int fds = cio_test_fd_count();
     tls_pair p;
-    cio_stream_opts o = {.write_high = 32 * 1024};
-    CIO_ASSERT_EQ(tls_pair_start(&p, &o), 0);
-    enum { N = 128 * 16384 }; /* 2 MiB: far more than the socket holds */
-    int fd = make_file("tls-big", N);
+    enum { N = BIG_FILE };
+    int fd = big_transfer_start(&p);
     CIO_ASSERT_GE(fd, 0);
     /* The peer does not read: sendfile waits for room, until the scope
      * expires. */
@@ -581,10 +600,7 @@ static void tls_resume_and_check(tls_pair *p, int fd, size_t from, size_t n) {
     ssize_t rc = cio_stream_sendfile_ex(p->cli, fd, (off_t)from, n - from, &sent);
     int eof = cio_stream_write_eof(p->cli);
     int jrc = cio_join(rt);
-    size_t bad = n;
-    for (size_t i = 0; i < r.got && bad == n; i++)
-        if (in[i] != pattern(i))
-            bad = i;
+    size_t bad = first_unlike_pattern(in, r.got < n ? r.got : n); /* r.got is checked first */
     free(in);
     CIO_ASSERT_EQ(rc, (ssize_t)(n - from));
     CIO_ASSERT_EQ(sent, n - from);
@@ -629,10 +645,8 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_is_done_once_ssl_write_took_it_all) {
 CIO_TEST_VCLOCK(tls_sendfile_ex_timed_out_counts_and_resumes) {
     int fds = cio_test_fd_count();
     tls_pair p;
-    cio_stream_opts o = {.write_high = 32 * 1024};
-    CIO_ASSERT_EQ(tls_pair_start(&p, &o), 0);
-    enum { N = 128 * 16384 };
-    int fd = make_file("tls-big", N);
+    enum { N = BIG_FILE };
+    int fd = big_transfer_start(&p);
     CIO_ASSERT_GE(fd, 0);
     size_t sent = 0, queued = 0;
     CIO_TIMEOUT(2 * CIO_SEC) {
@@ -656,10 +670,8 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_timed_out_counts_and_resumes) {
 CIO_TEST_VCLOCK(tls_sendfile_ex_cancelled_counts_and_resumes) {
     int fds = cio_test_fd_count();
     tls_pair p;
-    cio_stream_opts o = {.write_high = 32 * 1024};
-    CIO_ASSERT_EQ(tls_pair_start(&p, &o), 0);
-    enum { N = 128 * 16384 };
-    int fd = make_file("tls-big", N);
+    enum { N = BIG_FILE };
+    int fd = big_transfer_start(&p);
     CIO_ASSERT_GE(fd, 0);
     sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
     cio_task *t;
@@ -685,10 +697,8 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_cancelled_counts_and_resumes) {
  * (plus the records' overhead). */
 CIO_TEST_VCLOCK(tls_sendfile_ex_counts_what_a_closing_peer_got) {
     tls_pair p;
-    cio_stream_opts o = {.write_high = 32 * 1024};
-    CIO_ASSERT_EQ(tls_pair_start(&p, &o), 0);
-    enum { N = 128 * 16384 };
-    int fd = make_file("tls-big", N);
+    enum { N = BIG_FILE };
+    int fd = big_transfer_start(&p);
     CIO_ASSERT_GE(fd, 0);
     sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
     cio_task *t;
@@ -717,10 +727,8 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_counts_what_a_closing_peer_got) {
  * gets, and the stream stays usable. */
 CIO_TEST_VCLOCK(tls_sendfile_ex_counts_up_to_a_file_error) {
     tls_pair p;
-    cio_stream_opts o = {.write_high = 32 * 1024};
-    CIO_ASSERT_EQ(tls_pair_start(&p, &o), 0);
-    enum { N = 128 * 16384 };
-    int fd = make_file("tls-big", N);
+    enum { N = BIG_FILE };
+    int fd = big_transfer_start(&p);
     CIO_ASSERT_GE(fd, 0);
     sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
     cio_task *t;
@@ -740,10 +748,7 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_counts_up_to_a_file_error) {
     CIO_ASSERT_EQ(cio_stream_write_eof(p.cli), 0);
     CIO_ASSERT_EQ(cio_join(rt), 0);
     CIO_ASSERT_EQ(r.rc, 0);
-    size_t len = j.sent + j.queued, bad = len;
-    for (size_t i = 0; i < len && bad == len; i++)
-        if (in[i] != pattern(i))
-            bad = i;
+    size_t len = j.sent + j.queued, bad = first_unlike_pattern(in, len);
     bool ok = r.got == len + 2 && memcmp(in + len, "ok", 2) == 0;
     free(in);
     CIO_ASSERT_EQ(bad, len);
