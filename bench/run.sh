@@ -40,6 +40,8 @@ DUR1C=${BENCH_DURATION_1C:-$(((DUR + 1) / 2))}
 PY=${BENCH_PYTHON:-/usr/bin/python3}
 NODE=${BENCH_NODE:-/usr/bin/node}
 TMO=${BENCH_TIMEOUT:-300}
+PIN_1C=0
+[ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null && PIN_1C=1
 OUT=$BUILD/bench-raw
 ALL_WORKLOADS="W1 W2 W3 W4 W5 W6 W7 W8 W11 LOG"
 if [ $# -gt 0 ]; then
@@ -78,6 +80,8 @@ systems() {
         echo "cio|cio:w1_spawn|$CIO_BIN/w1_spawn"
         py_systems w1_spawn.py
         echo "node|node|$NODE $PEERS/w1_spawn.js"
+        # last, so that like cio it follows a peer that freed much memory
+        echo "memory-floor|peer:w1_floor|$PEER_BIN/w1_floor"
         ;;
     W2)
         echo "cio|cio:w2_switch|$CIO_BIN/w2_switch"
@@ -271,11 +275,21 @@ run_echo() {
     # the server itself is timeout's child: echo_load reads its CPU time
     local spid
     spid=$(ps -o pid= --ppid "$SERVER_PID" | head -1 | tr -d ' ')
-    local conns secs ok=1
+    local conns secs ok=1 pin=()
     for conns in 100 1; do
         secs=$DUR
-        [ $conns = 1 ] && secs=$DUR1C
-        if ! timeout -k 5 $((secs + 30)) "$PEER_BIN/echo_load" --port "$port" --conns $conns \
+        if [ $conns = 1 ]; then
+            secs=$DUR1C
+            # One connection's latency depends on whether the scheduler
+            # puts server and generator on one CPU or on two (about 10
+            # against 17 us, docs/benchmarks.md); pinned, every server is
+            # measured in the same mode: the server (all its threads) on
+            # CPU 0, the generator on CPU 1.
+            if [ "$PIN_1C" = 1 ] && [ -n "$spid" ] && taskset -a -p -c 0 "$spid" >/dev/null; then
+                pin=(taskset -c 1)
+            fi
+        fi
+        if ! timeout -k 5 $((secs + 30)) "${pin[@]}" "$PEER_BIN/echo_load" --port "$port" --conns $conns \
             --seconds "$secs" --size 64 ${spid:+--server-pid "$spid"} \
             >>"$out" 2>>"$OUT/$w/$label.err$i"; then
             mark_failed "$w" "$label" "echo_load --conns $conns: $(tail -c 300 "$OUT/$w/$label.err$i" | tr '\n' ' ')"
@@ -385,7 +399,9 @@ run_http() {
 {
     echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "runs: $RUNS, W6 load: ${DUR}s with 100 connections, ${DUR1C}s with 1; W11: wrk -t2 -c64 -d${DUR}s"
+    pinned="server on CPU 0, generator on CPU 1"
+    [ "$PIN_1C" = 1 ] || pinned="not pinned (needs taskset and two CPUs)"
+    echo "runs: $RUNS, W6 load: ${DUR}s with 100 connections, ${DUR1C}s with 1 ($pinned); W11: wrk -t2 -c64 -d${DUR}s"
     v=""
     [ -x "$PY" ] && v="$v python $("$PY" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null)"
     [ -x "$PY" ] && v="$v uvloop $("$PY" -c 'import uvloop; print(uvloop.__version__)' 2>/dev/null || echo -)"
