@@ -787,6 +787,77 @@ CIO_TEST_VCLOCK(timeout_block_macro_and_reschedule) {
     CIO_ASSERT_EQ(cio_timeout_end(&s), -ETIMEDOUT);
 }
 
+/* A task that parks inside a timeout scope another task reschedules. */
+struct rescheduled {
+    int64_t first_deadline; /* the scope's deadline when it begins */
+    int64_t sleep_ns;       /* how long it sleeps; 0: until woken */
+    cio_scope *scope;       /* while inside */
+    int rc;
+    int64_t woke;
+};
+
+static int park_in_rescheduled_scope(void *arg) {
+    struct rescheduled *r = arg;
+    cio_scope s;
+    cio_timeout_begin_at(&s, r->first_deadline);
+    r->scope = &s;
+    r->rc = r->sleep_ns ? cio_sleep(r->sleep_ns) : cio_sleep_until(CIO_FOREVER);
+    r->woke = cio_now();
+    r->scope = NULL;
+    cio_timeout_end(&s);
+    return 0;
+}
+
+CIO_TEST_VCLOCK(timeout_rescheduled_sooner_by_another_task_wakes_the_waiter_then) {
+    struct rescheduled r = {.first_deadline = CIO_FOREVER};
+    int64_t t0 = cio_now();
+    cio_task *t = cio_spawn(park_in_rescheduled_scope, &r);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0); /* t waits with no deadline at all */
+    CIO_ASSERT(r.scope != NULL);
+    cio_timeout_reschedule(r.scope, cio_now() + CIO_SEC);
+    int rc = -1;
+    CIO_TIMEOUT(10 * CIO_SEC) {
+        rc = cio_join(t);
+    }
+    CIO_ASSERT_EQ(rc, 0);
+    CIO_ASSERT_EQ(r.rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(r.woke - t0, 2 * CIO_SEC);
+}
+
+CIO_TEST_VCLOCK(timeout_rescheduled_later_by_another_task_keeps_a_shorter_sleep) {
+    int64_t t0 = cio_now();
+    struct rescheduled r = {.first_deadline = t0 + CIO_SEC, .sleep_ns = 10 * CIO_SEC};
+    cio_task *t = cio_spawn(park_in_rescheduled_scope, &r);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC / 2), 0);
+    cio_timeout_reschedule(r.scope, t0 + 60 * CIO_SEC);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(r.rc, 0); /* the sleep ended, not the scope */
+    CIO_ASSERT_EQ(r.woke - t0, 10 * CIO_SEC);
+}
+
+CIO_TEST_VCLOCK(timeout_rescheduled_to_the_past_by_another_task_wakes_the_waiter_now) {
+    int64_t t0 = cio_now();
+    struct rescheduled r = {.first_deadline = t0 + 30 * CIO_SEC};
+    cio_task *t = cio_spawn(park_in_rescheduled_scope, &r);
+    CIO_ASSERT_EQ(cio_sleep(CIO_SEC), 0);
+    cio_timeout_reschedule(r.scope, t0);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(r.rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(r.woke - t0, CIO_SEC);
+}
+
+CIO_TEST(timeout_rescheduled_without_memory_for_a_timer_wakes_the_waiter_failed) {
+    struct rescheduled r = {.first_deadline = CIO_FOREVER};
+    cio_task *t = cio_spawn(park_in_rescheduled_scope, &r);
+    CIO_ASSERT_EQ(cio_yield(), 0); /* t waits; no timer was ever armed */
+    CIO_ASSERT_EQ(cio_loop_current()->timers.cap, 0);
+    cio_test_fail_alloc(1); /* the timer heap cannot grow */
+    cio_timeout_reschedule(r.scope, cio_now() + CIO_SEC);
+    cio_test_fail_alloc(0);
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(r.rc, -ENOMEM); /* not a wait past the new deadline */
+}
+
 CIO_TEST_VCLOCK(timeout_beats_cancellation_inside_its_scope) {
     cio_scope s;
     cio_timeout_begin(&s, CIO_SEC);

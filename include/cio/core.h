@@ -213,7 +213,9 @@ CIO_API void cio_timeout_begin_at(cio_scope *s, int64_t deadline);
 CIO_API int cio_timeout_end(cio_scope *s);
 /* True once a suspension point inside failed because of this scope. */
 CIO_API bool cio_timeout_expired(const cio_scope *s);
-/* Moves the deadline (asyncio Timeout.reschedule). */
+/* Moves the deadline (asyncio Timeout.reschedule), also from another task
+ * of the loop: a task waiting inside wakes at the new deadline (or with
+ * -ENOMEM at once if no timer can be armed for it). */
 CIO_API void cio_timeout_reschedule(cio_scope *s, int64_t deadline);
 
 /* A shield scope hides the task's cancellation and outer timeouts from the

@@ -304,7 +304,7 @@ static void fire_timers(cio_loop *L) {
         if (code)
             cio__unpark(L, t, code);
         else /* a scope deadline moved later: wait for the new one */
-            cio__timer_arm(L, b, cio__scope_deadline(t));
+            cio__park_retime(L, t);
     }
 }
 

@@ -275,6 +275,9 @@ void cio__suspend(cio_loop *L, cio_task *cur); /* cur's state already set */
 int cio__interrupt_code(cio_loop *L, cio_task *t);
 int64_t cio__scope_deadline(const cio_task *t);
 void cio__unpark(cio_loop *L, cio_task *t, int code);
+/* Sets the timer of t, parked inside a scope, after a deadline of its
+ * scopes moved: the nearer of its park's own deadline and its scopes'. */
+void cio__park_retime(cio_loop *L, cio_task *t);
 /* What cio__park_raw returns when the park's own deadline passed (as
  * opposed to an enclosing scope's): no wake value can be INT_MIN. */
 #define CIO__DEADLINE INT32_MIN

@@ -274,16 +274,22 @@ int cio__check_in_task(const char *fn) {
 
 /* ---- parking ---- */
 
+/* The deadline a park of t wakes at: the park's own or its scopes'
+ * nearest, whichever comes first. */
+static int64_t park_deadline(const cio_task *t, int64_t own) {
+    if (t->body->scope != NULL) {
+        int64_t sd = cio__scope_deadline(t);
+        if (sd < own)
+            return sd;
+    }
+    return own;
+}
+
 /* A park with a deadline or inside a scope: arms a timer for the earliest
  * deadline and cancels it after the wake. */
 static __attribute__((noinline)) int park_timed(cio_loop *L, cio_task *t, int64_t deadline) {
     cio__body *b = t->body;
-    int64_t d = deadline;
-    if (b->scope != NULL) {
-        int64_t sd = cio__scope_deadline(t);
-        if (sd < d)
-            d = sd;
-    }
+    int64_t d = park_deadline(t, deadline);
     b->own_deadline = deadline;
     if (d != CIO_FOREVER && cio__timer_arm(L, b, d) < 0)
         return cio_seterr(-ENOMEM, "cannot arm a timer: out of memory");
@@ -327,6 +333,17 @@ int cio__park(int64_t deadline) {
 }
 
 bool cio__task_parked(const cio_task *t) { return t && t->state == CIO__PARKED; }
+
+void cio__park_retime(cio_loop *L, cio_task *t) {
+    cio__body *b = t->body;
+    int64_t d = park_deadline(t, b->own_deadline);
+    if (d == CIO_FOREVER) {
+        if (b->heap_idx != 0)
+            cio__timer_cancel(L, b);
+    } else if (cio__timer_arm(L, b, d) < 0) {
+        cio__unpark(L, t, -ENOMEM); /* never wake late: wake now, failed */
+    }
+}
 
 void cio__unpark(cio_loop *L, cio_task *t, int code) {
     if (t->body->waiter) {

@@ -58,8 +58,14 @@ int cio_timeout_end(cio_scope *s) { return scope_pop(s, "cio_timeout_end"); }
 bool cio_timeout_expired(const cio_scope *s) { return s && (s->flags & SCOPE_HIT); }
 
 void cio_timeout_reschedule(cio_scope *s, int64_t deadline) {
-    if (s && s->magic == SCOPE_MAGIC)
-        s->deadline = deadline;
+    if (!s || s->magic != SCOPE_MAGIC)
+        return;
+    s->deadline = deadline;
+    /* Moved by another task while the scope's own waits: its timer must
+     * follow now, sooner or later (asyncio re-arms the timeout's handle). */
+    cio_task *t = s->task;
+    if (t && t->state == CIO__PARKED)
+        cio__park_retime(t->body->loop, t);
 }
 
 void cio_shield_begin(cio_scope *s, int64_t grace_ns) {
