@@ -858,6 +858,33 @@ CIO_TEST(timeout_rescheduled_without_memory_for_a_timer_wakes_the_waiter_failed)
     CIO_ASSERT_EQ(r.rc, -ENOMEM); /* not a wait past the new deadline */
 }
 
+struct reschedule_from_thread {
+    cio_scope *scope;
+    char msg[256];
+};
+
+static void *reschedule_from_thread(void *arg) {
+    struct reschedule_from_thread *x = arg;
+    cio_timeout_reschedule(x->scope, 0);
+    snprintf(x->msg, sizeof x->msg, "%s", cio_errmsg());
+    return NULL;
+}
+
+CIO_TEST_VCLOCK(timeout_rescheduled_from_another_thread_is_refused_and_says_why) {
+    int64_t t0 = cio_now();
+    struct rescheduled r = {.first_deadline = t0 + 2 * CIO_SEC};
+    cio_task *t = cio_spawn(park_in_rescheduled_scope, &r);
+    CIO_ASSERT_EQ(cio_yield(), 0);
+    struct reschedule_from_thread x = {r.scope, ""};
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, reschedule_from_thread, &x), 0);
+    pthread_join(th, NULL); /* blocks the loop: t cannot move meanwhile */
+    CIO_ASSERT(strstr(x.msg, "cio_timeout_reschedule") && strstr(x.msg, "another thread"));
+    CIO_ASSERT_EQ(cio_join(t), 0);
+    CIO_ASSERT_EQ(r.rc, -ETIMEDOUT);
+    CIO_ASSERT_EQ(r.woke - t0, 2 * CIO_SEC); /* the deadline did not move */
+}
+
 CIO_TEST_VCLOCK(timeout_beats_cancellation_inside_its_scope) {
     cio_scope s;
     cio_timeout_begin(&s, CIO_SEC);

@@ -60,10 +60,15 @@ bool cio_timeout_expired(const cio_scope *s) { return s && (s->flags & SCOPE_HIT
 void cio_timeout_reschedule(cio_scope *s, int64_t deadline) {
     if (!s || s->magic != SCOPE_MAGIC)
         return;
+    cio_task *t = s->task;
+    if (t && t->body->loop != cio__tls_loop) {
+        cio__misuse(-EPERM, "cio_timeout_reschedule: the scope's task runs on another "
+                            "thread's loop (post the change to that loop instead)");
+        return;
+    }
     s->deadline = deadline;
     /* Moved by another task while the scope's own waits: its timer must
      * follow now, sooner or later (asyncio re-arms the timeout's handle). */
-    cio_task *t = s->task;
     if (t && t->state == CIO__PARKED)
         cio__park_retime(t->body->loop, t);
 }
