@@ -904,6 +904,18 @@ static void start_waiting(sfx_job *j, cio_task **t) {
     CIO_ASSERT_EQ(j->rc, 1); /* still waiting */
 }
 
+/* A big transfer (big_transfer_start: its stream is j->s, its file j->fd)
+ * whose whole file is then sent by a task (*t) now waiting for room
+ * (start_waiting). *t is left NULL if the transfer could not be set up. */
+static void start_big_waiting(sfx_job *j, int *p, cio_task **t) {
+    *t = NULL;
+    int fd;
+    cio_stream *s = big_transfer_start(&fd, p);
+    CIO_ASSERT(s != NULL);
+    *j = (sfx_job){s, fd, BIG_FILE, 0, 1, ""};
+    start_waiting(j, t);
+}
+
 /* Reads the raw socket p until it is empty, adding to *got; false if a
  * byte is not pattern_file's byte at that offset. */
 static bool drain_raw(int p, size_t *got) {
@@ -971,21 +983,20 @@ CIO_TEST_VCLOCK(sendfile_ex_timed_out_counts_and_resumes) {
 CIO_TEST_VCLOCK(sendfile_ex_cancelled_counts_and_resumes) {
     int fds = cio_test_fd_count();
     enum { N = BIG_FILE };
-    int fd, p;
-    cio_stream *s = big_transfer_start(&fd, &p);
-    CIO_ASSERT(s != NULL);
-    sfx_job j = {s, fd, N, 0, 1, ""};
+    int p;
+    sfx_job j;
     cio_task *t;
-    start_waiting(&j, &t);
+    start_big_waiting(&j, &p, &t);
+    CIO_ASSERT(t != NULL);
     cio_cancel(t);
     CIO_ASSERT_EQ(cio_join(t), 0);
     CIO_ASSERT_EQ(j.rc, -ECANCELED);
     CIO_ASSERT(strstr(j.msg, "sendfile") != NULL);
     CIO_ASSERT_GT(j.sent, 0);
     CIO_ASSERT_LT(j.sent, N);
-    resume_and_check(s, p, fd, j.sent, N);
-    cio_stream_close(s);
-    close(fd);
+    resume_and_check(j.s, p, j.fd, j.sent, N);
+    cio_stream_close(j.s);
+    close(j.fd);
     CIO_ASSERT_EQ(cio_test_fd_count(), fds);
 }
 
@@ -993,12 +1004,11 @@ CIO_TEST_VCLOCK(sendfile_ex_cancelled_counts_and_resumes) {
  * exactly what the peer read (nothing runs in between). */
 CIO_TEST_VCLOCK(sendfile_ex_counts_what_a_closing_peer_got) {
     enum { N = BIG_FILE };
-    int fd, p;
-    cio_stream *s = big_transfer_start(&fd, &p);
-    CIO_ASSERT(s != NULL);
-    sfx_job j = {s, fd, N, 0, 1, ""};
+    int p;
+    sfx_job j;
     cio_task *t;
-    start_waiting(&j, &t);
+    start_big_waiting(&j, &p, &t);
+    CIO_ASSERT(t != NULL);
     size_t got = 0;
     CIO_ASSERT(drain_raw(p, &got));
     CIO_ASSERT_GT(got, 0);
@@ -1008,8 +1018,8 @@ CIO_TEST_VCLOCK(sendfile_ex_counts_what_a_closing_peer_got) {
     CIO_ASSERT(strstr(j.msg, "sendfile") != NULL);
     CIO_ASSERT_EQ(j.sent, got);
     CIO_ASSERT_LT(j.sent, N);
-    cio_stream_close(s);
-    close(fd);
+    cio_stream_close(j.s);
+    close(j.fd);
 }
 
 /* A TCP peer that reads a little and resets: some went out, not all, and
@@ -1050,14 +1060,13 @@ CIO_TEST_VCLOCK(sendfile_ex_counts_up_to_a_reset) {
  * stays usable. */
 CIO_TEST_VCLOCK(sendfile_ex_counts_up_to_a_file_error) {
     enum { N = BIG_FILE };
-    int fd, p;
-    cio_stream *s = big_transfer_start(&fd, &p);
-    CIO_ASSERT(s != NULL);
-    sfx_job j = {s, fd, N, 0, 1, ""};
+    int p;
+    sfx_job j;
     cio_task *t;
-    start_waiting(&j, &t);
+    start_big_waiting(&j, &p, &t);
+    CIO_ASSERT(t != NULL);
     int dir = open(cio_test_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CIO_ASSERT_EQ(dup3(dir, fd, O_CLOEXEC), fd);
+    CIO_ASSERT_EQ(dup3(dir, j.fd, O_CLOEXEC), j.fd);
     close(dir);
     size_t got = 0;
     CIO_ASSERT(drain_raw(p, &got));
@@ -1069,14 +1078,14 @@ CIO_TEST_VCLOCK(sendfile_ex_counts_up_to_a_file_error) {
     char want[80];
     snprintf(want, sizeof want, "sendfile: reading the file (after %zu bytes)", j.sent);
     CIO_ASSERT(strstr(j.msg, want) != NULL);
-    CIO_ASSERT_EQ(cio_stream_write(s, "ok", 2), 0);
-    CIO_ASSERT_EQ(cio_stream_drain(s), 0);
+    CIO_ASSERT_EQ(cio_stream_write(j.s, "ok", 2), 0);
+    CIO_ASSERT_EQ(cio_stream_drain(j.s), 0);
     char ok[4] = {0};
     CIO_ASSERT_EQ(read(p, ok, sizeof ok), 2);
     CIO_ASSERT_STREQ(ok, "ok");
     close(p);
-    cio_stream_close(s);
-    close(fd);
+    cio_stream_close(j.s);
+    close(j.fd);
 }
 
 CIO_TEST_VCLOCK(write_eof_waits_for_the_queue_cancelled_and_timed_out) {

@@ -583,6 +583,17 @@ static void start_waiting(sfx_job *j, cio_task **t) {
     CIO_ASSERT_EQ(j->rc, 1); /* still waiting */
 }
 
+/* A big transfer (big_transfer_start: its file is j->fd) whose whole file
+ * is then sent by a task (*t) now waiting for room (start_waiting). *t is
+ * left NULL if the transfer could not be set up. */
+static void start_big_waiting(sfx_job *j, tls_pair *p, cio_task **t) {
+    *t = NULL;
+    int fd = big_transfer_start(p);
+    CIO_ASSERT_GE(fd, 0);
+    *j = (sfx_job){p->cli, fd, BIG_FILE, 0, 0, 1, ""};
+    start_waiting(j, t);
+}
+
 /* Bytes waiting to be read on the raw socket of s. */
 static size_t unread(cio_stream *s) {
     int n = 0;
@@ -671,11 +682,10 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_cancelled_counts_and_resumes) {
     int fds = cio_test_fd_count();
     tls_pair p;
     enum { N = BIG_FILE };
-    int fd = big_transfer_start(&p);
-    CIO_ASSERT_GE(fd, 0);
-    sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
+    sfx_job j;
     cio_task *t;
-    start_waiting(&j, &t);
+    start_big_waiting(&j, &p, &t);
+    CIO_ASSERT(t != NULL);
     cio_cancel(t);
     CIO_ASSERT_EQ(cio_join(t), 0);
     CIO_ASSERT_EQ(j.rc, -ECANCELED);
@@ -685,8 +695,8 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_cancelled_counts_and_resumes) {
     CIO_ASSERT_GT(j.sent, 0);
     CIO_ASSERT_LT(j.sent + j.queued, N);
     CIO_ASSERT_LE(j.sent, unread(p.srv));
-    tls_resume_and_check(&p, fd, j.sent + j.queued, N);
-    close(fd);
+    tls_resume_and_check(&p, j.fd, j.sent + j.queued, N);
+    close(j.fd);
     tls_pair_stop(&p);
     CIO_ASSERT_EQ(cio_test_fd_count(), fds);
 }
@@ -698,11 +708,10 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_cancelled_counts_and_resumes) {
 CIO_TEST_VCLOCK(tls_sendfile_ex_counts_what_a_closing_peer_got) {
     tls_pair p;
     enum { N = BIG_FILE };
-    int fd = big_transfer_start(&p);
-    CIO_ASSERT_GE(fd, 0);
-    sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
+    sfx_job j;
     cio_task *t;
-    start_waiting(&j, &t);
+    start_big_waiting(&j, &p, &t);
+    CIO_ASSERT(t != NULL);
     static char raw[65536];
     size_t got = 0;
     ssize_t r;
@@ -718,7 +727,7 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_counts_what_a_closing_peer_got) {
     CIO_ASSERT_GT(j.sent, 0);
     CIO_ASSERT_LE(j.sent, got);
     CIO_ASSERT_GE(j.sent + 16384 + 64 * (got / 16384 + 2), got);
-    close(fd);
+    close(j.fd);
     tls_pair_stop(&p);
 }
 
@@ -728,13 +737,12 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_counts_what_a_closing_peer_got) {
 CIO_TEST_VCLOCK(tls_sendfile_ex_counts_up_to_a_file_error) {
     tls_pair p;
     enum { N = BIG_FILE };
-    int fd = big_transfer_start(&p);
-    CIO_ASSERT_GE(fd, 0);
-    sfx_job j = {p.cli, fd, N, 0, 0, 1, ""};
+    sfx_job j;
     cio_task *t;
-    start_waiting(&j, &t);
+    start_big_waiting(&j, &p, &t);
+    CIO_ASSERT(t != NULL);
     int dir = open(cio_test_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CIO_ASSERT_EQ(dup3(dir, fd, O_CLOEXEC), fd);
+    CIO_ASSERT_EQ(dup3(dir, j.fd, O_CLOEXEC), j.fd);
     close(dir);
     char *in = malloc(N + 3);
     drain_job r = {p.srv, N + 3, 0, 1, in};
@@ -753,7 +761,7 @@ CIO_TEST_VCLOCK(tls_sendfile_ex_counts_up_to_a_file_error) {
     free(in);
     CIO_ASSERT_EQ(bad, len);
     CIO_ASSERT(ok);
-    close(fd);
+    close(j.fd);
     tls_pair_stop(&p);
 }
 
