@@ -256,6 +256,57 @@ CIO_TEST(stack_size_option) {
     CIO_ASSERT_EQ(cio_join(t), 0);
 }
 
+/* A run of never-run tasks that the scheduler starts one after another on
+ * the stack the previous one finished with, except where one needs its own
+ * (a bigger stack) or never starts (cancelled). Each must still run as
+ * itself, in spawn order, with what it asked for. */
+struct mixed_run {
+    int order[8];
+    int n;
+};
+static struct mixed_run mixed;
+static cio_task *mixed_tasks[8];
+
+static int mixed_step(void *arg) {
+    int i = (int)(intptr_t)arg;
+    mixed.order[mixed.n++] = i;
+    if (cio_current() != mixed_tasks[i])
+        return -1000 - i; /* ran under another task's handle */
+    if (i == 2)
+        return use_stack(&(int){400}) == 0 ? 2 : -1; /* ~400 KiB of frames */
+    if (i == 4 && strcmp(cio_task_name(NULL), "named") != 0)
+        return -4;
+    if (i == 5) { /* a suspension in between: the next one needs a new stack */
+        int rc = cio_yield();
+        if (rc < 0)
+            return rc;
+    }
+    return i;
+}
+
+CIO_TEST(short_tasks_in_a_row_each_run_as_themselves) {
+    mixed.n = 0;
+    for (int i = 0; i < 7; i++) {
+        cio_spawn_opts opts = {0};
+        if (i == 2)
+            opts.stack_size = 1024 * 1024;
+        if (i == 4)
+            opts.name = "named";
+        mixed_tasks[i] = cio_spawn_with(mixed_step, (void *)(intptr_t)i, &opts);
+        CIO_ASSERT(mixed_tasks[i] != NULL);
+    }
+    cio_cancel(mixed_tasks[3]); /* never starts */
+    int status[7];
+    CIO_ASSERT_EQ(cio_gather(mixed_tasks, 7, status), -ECANCELED);
+    int want_status[7] = {0, 1, 2, -ECANCELED, 4, 5, 6};
+    for (int i = 0; i < 7; i++)
+        CIO_ASSERT_EQ(status[i], want_status[i]);
+    int want_order[6] = {0, 1, 2, 4, 5, 6};
+    CIO_ASSERT_EQ(mixed.n, 6);
+    for (int i = 0; i < 6; i++)
+        CIO_ASSERT_EQ(mixed.order[i], want_order[i]);
+}
+
 static int overflow_main(void *arg) {
     int depth = 100000;
     cio_task *t = cio_spawn_with(use_stack, &depth,

@@ -287,12 +287,53 @@ int cio__park_raw(int64_t deadline);
 typedef struct cio__task_list {
     cio_task *head, *tail;
 } cio__task_list;
-void cio__task_complete(cio_loop *L, cio_task *t, int result);
+/* The rare parts of ending and releasing a task, out of line. */
+void cio__task_drop_ctx(cio_task *t);
+void cio__task_ended_unwatched(cio_loop *L, cio_task *t);
+void cio__task_free_extra(cio_task *t);
+
+/* t has ended with result: its awaiter, if any, hears of it at once (and
+ * may release t); a detached task is released, its failure reported. */
+static inline void cio__task_complete(cio_loop *L, cio_task *t, int result) {
+    int index = t->result; /* the watcher's, until now */
+    t->result = result;
+    t->state = CIO__DONE;
+    t->body = NULL;
+    L->alive--;
+    if (cio__unlikely(t->ctx != NULL)) /* context variables, or extra (holding them) */
+        cio__task_drop_ctx(t);
+    cio__watcher *w = t->watcher;
+    /* The watcher stays set: the task is still claimed by its awaiter until
+     * that awaiter collects it or lets it go, so a second awaiter cannot
+     * collect it in between (-EBUSY). */
+    if (w)
+        w->done(w, t, index);
+    else
+        cio__task_ended_unwatched(L, t);
+}
+
+/* Marks t's handle free, its rare data freed. */
+static inline void cio__task_retire(cio_loop *L, cio_task *t) {
+    if (cio__unlikely(t->flags & CIO__HAS_EXTRA))
+        cio__task_free_extra(t);
+    t->ctx = NULL;
+    t->state = CIO__FREE;
+    t->watcher = NULL;
+    L->handles--;
+}
+
 void cio__task_release(cio_loop *L, cio_task *t);
+
 /* Releases t like cio__task_release, but onto the caller's list: the
  * handle stays out of reuse (a stray second collector sees it released,
  * not some new task) until cio__task_recycle hands the list back. */
-void cio__task_release_to(cio_loop *L, cio_task *t, cio__task_list *list);
+static inline void cio__task_release_to(cio_loop *L, cio_task *t, cio__task_list *list) {
+    cio__task_retire(L, t);
+    t->next = list->head;
+    list->head = t;
+    if (!list->tail)
+        list->tail = t;
+}
 void cio__task_recycle(cio_loop *L, cio__task_list *list);
 cio_task *cio__task_alloc(cio_loop *L);
 void cio__task_chunk_free(cio__task_chunk *c);

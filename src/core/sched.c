@@ -190,34 +190,61 @@ void cio__run_ready(cio_loop *L) {
     L->cur = NULL;
 }
 
+/* Takes the next task to run right here, in body b on the stack s that a
+ * task has just finished with, when it is the common case: the run queue's
+ * head has never run, wants a stack of s's size (same_size: s is a default
+ * one and so is the head's) and is not cancelled, within the budget. The
+ * body keeps its loop, stack and canary; only what is the task's changes.
+ * Returns NULL when the general path must decide. */
+static inline cio_task *take_new_here(cio_loop *L, cio__body *b, bool default_stack) {
+    cio_task *n = L->rq_head;
+    if (!n || L->budget <= 0 || n->state != CIO__NEW || n->stack_pages || !default_stack ||
+        (n->flags & CIO__CANCELLED))
+        return NULL;
+    L->rq_head = n->next;
+    if (!L->rq_head)
+        L->rq_tail = NULL;
+    else
+        __builtin_prefetch(L->rq_head->next);
+    L->budget--;
+    b->fn = n->fn; /* before n->body takes their place */
+    b->arg = n->arg;
+    b->task = n;
+    b->scope = NULL;
+    b->waiter = NULL;
+    b->heap_idx = 0;
+    n->body = b;
+    n->state = CIO__RUNNING;
+    L->cur = n;
+    return n;
+}
+
 static void task_entry(void) {
     cio_loop *L = cio__tls_loop;
     after_switch(L, NULL);
+    cio_task *t = L->cur;
+    cio__body *b = t->body;
+    cio__stack *s = b->stack;
+    bool default_stack = s->size + 64 == L->default_stack;
     for (;;) {
-        cio_task *t = L->cur;
-        int result = t->body->fn(t->body->arg);
-        cio__stack *s = t->body->stack;
+        int result = b->fn(b->arg);
         if (cio__unlikely(!cio__stack_intact(s)))
             cio__stack_overflow(t);
         if (cio__unlikely(L->debug))
             debug_slow_check(L, t);
-#ifdef CIO__TSAN
-        void *fiber = t->body->fiber;
-#endif
         cio__task_complete(L, t, result); /* may free t */
+        if (cio__likely(!L->debug) && (t = take_new_here(L, b, default_stack)))
+            continue;
         cio_task *n = next_task(L, s);
         if (n && cio__unlikely(L->debug))
             L->run_start = cio__clock();
-        if (n && n->body->stack == s) { /* run the next new task right here */
-#ifdef CIO__TSAN
-            n->body->fiber = fiber;
-#endif
-            L->cur = n;
+        if (n && n->body->stack == s) { /* a new task (cancelled ones ended in next_task) */
+            L->cur = t = n;
             n->state = CIO__RUNNING;
             continue;
         }
 #ifdef CIO__TSAN
-        L->dead_fiber = fiber;
+        L->dead_fiber = b->fiber;
 #endif
         L->dying_stack = s;
         L->cur = n;

@@ -63,27 +63,34 @@ static cio__task_chunk *alloc_small_chunk(void) {
     return c;
 }
 
-cio_task *cio__task_alloc(cio_loop *L) {
+static cio_task *alloc_from_new_chunk(cio_loop *L) {
+    cio__task_chunk *c = L->n_chunks < SMALL_CHUNKS ? alloc_small_chunk() : map_huge_chunk();
+    if (!c)
+        return NULL;
+    L->n_chunks++;
+    c->next = L->chunks;
+    L->chunks = c;
+    /* A new chunk is zero, and zero is CIO__FREE: the shutdown scans can
+     * walk all of it, and its handles go out in address order, each first
+     * touched by the spawn that takes it. */
+    L->bump = c->tasks + 1;
+    L->bump_end = c->tasks + c->n;
+    return c->tasks;
+}
+
+/* A free handle, or NULL when memory for a new chunk is short. */
+static inline cio_task *task_alloc(cio_loop *L) {
     cio_task *t = L->free_tasks;
     if (cio__likely(t != NULL)) {
         L->free_tasks = t->next;
         return t;
     }
-    if (L->bump == L->bump_end) {
-        cio__task_chunk *c = L->n_chunks < SMALL_CHUNKS ? alloc_small_chunk() : map_huge_chunk();
-        if (!c)
-            return NULL;
-        L->n_chunks++;
-        c->next = L->chunks;
-        L->chunks = c;
-        /* A new chunk is zero, and zero is CIO__FREE: the shutdown scans
-         * can walk all of it, and its handles go out in address order, each
-         * first touched by the spawn that takes it. */
-        L->bump = c->tasks;
-        L->bump_end = c->tasks + c->n;
-    }
-    return L->bump++;
+    if (cio__likely(L->bump != L->bump_end))
+        return L->bump++;
+    return alloc_from_new_chunk(L);
 }
+
+cio_task *cio__task_alloc(cio_loop *L) { return task_alloc(L); }
 
 static cio_loop *current_loop_or_fail(const char *fn) {
     cio_loop *L = cio__tls_loop;
@@ -94,19 +101,10 @@ static cio_loop *current_loop_or_fail(const char *fn) {
     return L;
 }
 
-cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
-    cio_loop *L = current_loop_or_fail("cio_spawn");
-    if (!L)
-        return NULL;
-    if (!fn) {
-        errno = EINVAL;
-        cio_seterr(-EINVAL, "cio_spawn: task function is NULL");
-        return NULL;
-    }
-    cio_task *t = cio__task_alloc(L);
-    if (!t)
-        goto nomem;
-    /* The body is set up when the task first runs. */
+/* A spawn in two steps around the options: a new task (no stack yet; its
+ * body is set up when it first runs), then queued to run, sharing the
+ * spawner's context variables. */
+static inline void init_new(cio_task *t, cio_fn fn, void *arg) {
     t->fn = fn;
     t->arg = arg;
     t->watcher = NULL;
@@ -115,13 +113,43 @@ cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
     t->state = CIO__NEW;
     t->flags = 0;
     t->stack_pages = 0;
+}
+
+static inline void enqueue_new(cio_loop *L, cio_task *t) {
+    cio_task *parent = L->cur;
+    if (parent) {
+        void *parent_ctx = (parent->flags & CIO__HAS_EXTRA) ? parent->extra->ctxvars : parent->ctx;
+        if (cio__unlikely(parent_ctx != NULL) && cio__ctx_inherit_hook)
+            cio__ctx_inherit_hook(cio__task_ctx_slot(t), parent_ctx);
+    }
+    L->alive++;
+    L->handles++;
+    cio__rq_push(L, t); /* stays CIO__NEW until it first runs */
+}
+
+static cio_task *spawn_failed(int code, const char *msg) {
+    errno = -code;
+    cio_seterr(code, "%s", msg);
+    return NULL;
+}
+
+cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
+    cio_loop *L = current_loop_or_fail("cio_spawn");
+    if (!L)
+        return NULL;
+    if (!fn)
+        return spawn_failed(-EINVAL, "cio_spawn: task function is NULL");
+    cio_task *t = task_alloc(L);
+    if (!t)
+        return spawn_failed(-ENOMEM, "cio_spawn: out of memory");
+    init_new(t, fn, arg);
     if (opts) {
         if (opts->name && cio_task_set_name(t, opts->name) < 0) {
             if (t->flags & CIO__HAS_EXTRA)
                 cio__free(t->extra);
             t->next = L->free_tasks;
             L->free_tasks = t;
-            goto nomem;
+            return spawn_failed(-ENOMEM, "cio_spawn: out of memory");
         }
         if (opts->stack_size) {
             /* room for the descriptor and the body at the top */
@@ -133,20 +161,22 @@ cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
             t->stack_pages = (uint16_t)pages;
         }
     }
-    void *parent_ctx = L->cur ? cio__task_ctx(L->cur) : NULL;
-    if (parent_ctx && cio__ctx_inherit_hook)
-        cio__ctx_inherit_hook(cio__task_ctx_slot(t), parent_ctx);
-    L->alive++;
-    L->handles++;
-    cio__rq_push(L, t); /* stays CIO__NEW until it first runs */
+    enqueue_new(L, t);
     return t;
-nomem:
-    errno = ENOMEM;
-    cio_seterr(-ENOMEM, "cio_spawn: out of memory");
-    return NULL;
 }
 
-cio_task *cio_spawn(cio_fn fn, void *arg) { return cio_spawn_with(fn, arg, NULL); }
+/* The plain spawn, the hot one: no options to look at. */
+cio_task *cio_spawn(cio_fn fn, void *arg) {
+    cio_loop *L = cio__tls_loop;
+    if (cio__unlikely(!L || !fn))
+        return cio_spawn_with(fn, arg, NULL); /* says what is wrong */
+    cio_task *t = task_alloc(L);
+    if (cio__unlikely(!t))
+        return spawn_failed(-ENOMEM, "cio_spawn: out of memory");
+    init_new(t, fn, arg);
+    enqueue_new(L, t);
+    return t;
+}
 
 static void report_unretrieved(cio_task *t) {
     if (t->result < 0 && t->result != -ECANCELED) {
@@ -169,31 +199,17 @@ cio__extra *cio__task_extra(cio_task *t) {
     return t->extra;
 }
 
-static inline void retire(cio_loop *L, cio_task *t) {
-    if (cio__unlikely(t->flags & CIO__HAS_EXTRA)) {
-        cio__free(t->extra->errmsg);
-        cio__free(t->extra->name);
-        cio__free(t->extra);
-        t->flags &= (uint8_t)~CIO__HAS_EXTRA;
-    }
-    t->ctx = NULL;
-    t->state = CIO__FREE;
-    t->watcher = NULL;
-    L->handles--;
+void cio__task_free_extra(cio_task *t) {
+    cio__free(t->extra->errmsg);
+    cio__free(t->extra->name);
+    cio__free(t->extra);
+    t->flags &= (uint8_t)~CIO__HAS_EXTRA;
 }
 
 void cio__task_release(cio_loop *L, cio_task *t) {
-    retire(L, t);
+    cio__task_retire(L, t);
     t->next = L->free_tasks;
     L->free_tasks = t;
-}
-
-void cio__task_release_to(cio_loop *L, cio_task *t, cio__task_list *list) {
-    retire(L, t);
-    t->next = list->head;
-    list->head = t;
-    if (!list->tail)
-        list->tail = t;
 }
 
 void cio__task_recycle(cio_loop *L, cio__task_list *list) {
@@ -204,24 +220,16 @@ void cio__task_recycle(cio_loop *L, cio__task_list *list) {
     list->head = list->tail = NULL;
 }
 
-void cio__task_complete(cio_loop *L, cio_task *t, int result) {
-    int index = t->result; /* the watcher's, until now */
-    t->result = result;
-    t->state = CIO__DONE;
-    t->body = NULL;
-    L->alive--;
+void cio__task_drop_ctx(cio_task *t) {
     void **ctx = cio__task_ctx_slot(t);
     if (*ctx && cio__ctx_release_hook) {
         cio__ctx_release_hook(*ctx);
         *ctx = NULL;
     }
-    cio__watcher *w = t->watcher;
-    if (w) {
-        /* The watcher stays set: the task is still claimed by its awaiter
-         * until that awaiter collects it or lets it go, so a second
-         * awaiter cannot collect it in between (-EBUSY). */
-        w->done(w, t, index);
-    } else if (t->flags & CIO__DETACHED) {
+}
+
+void cio__task_ended_unwatched(cio_loop *L, cio_task *t) {
+    if (t->flags & CIO__DETACHED) {
         report_unretrieved(t);
         cio__task_release(L, t);
     }

@@ -6,6 +6,27 @@
 
 void cio__cancel_and_wait(cio_task *t);
 
+/* Says why task i cannot be claimed by w (it failed one of the checks),
+ * then undoes the claims made before it. */
+static int refuse_claim(cio_task **ts, size_t i, cio__watcher *w, cio_task *self,
+                        const char *fn) {
+    cio_task *t = ts[i];
+    int rc;
+    if (!t || t->state == CIO__FREE)
+        rc = cio_seterr(-EINVAL, "%s: task %zu is NULL or already released", fn, i);
+    else if (t == self)
+        rc = cio_seterr(-EDEADLK, "%s: a task cannot wait for itself", fn);
+    else if (t->watcher == w)
+        rc = cio_seterr(-EINVAL, "%s: task %zu appears twice", fn, i);
+    else
+        rc = cio_seterr(-EBUSY, "%s: task %zu ('%s') is already being awaited", fn, i,
+                        cio_task_name(t));
+    for (size_t j = 0; j < i; j++)
+        if (ts[j]->watcher == w)
+            ts[j]->watcher = NULL;
+    return rc;
+}
+
 /* Checks every handle and sets w as the watcher of each task (a finished
  * one too: the watcher is the claim that keeps a second awaiter off), in
  * one pass (a gather of a million tasks touches each handle once here). On a
@@ -20,21 +41,8 @@ static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) 
     long watched = 0;
     for (size_t i = 0; i < n; i++) {
         cio_task *t = ts[i];
-        if (!t || t->state == CIO__FREE)
-            rc = cio_seterr(-EINVAL, "%s: task %zu is NULL or already released", fn, i);
-        else if (t == self)
-            rc = cio_seterr(-EDEADLK, "%s: a task cannot wait for itself", fn);
-        else if (t->watcher == w)
-            rc = cio_seterr(-EINVAL, "%s: task %zu appears twice", fn, i);
-        else if (t->watcher)
-            rc = cio_seterr(-EBUSY, "%s: task %zu ('%s') is already being awaited", fn, i,
-                            cio_task_name(t));
-        if (cio__unlikely(rc < 0)) {
-            for (size_t j = 0; j < i; j++)
-                if (ts[j]->watcher == w)
-                    ts[j]->watcher = NULL;
-            return rc;
-        }
+        if (cio__unlikely(!t || t->watcher || t->state == CIO__FREE || t == self))
+            return refuse_claim(ts, i, w, self, fn);
         t->watcher = w; /* claimed, finished or not (see cio__task_complete) */
         if (t->state != CIO__DONE) {
             t->result = (int)i; /* the index comes back to w->done */
@@ -62,6 +70,7 @@ struct gather {
     size_t pending;
     size_t held;              /* ended but not yet collected */
     cio_task *waiter;
+    cio_loop *loop;
     int *status;
     cio__task_list released;
 };
@@ -74,7 +83,7 @@ static void gather_done(cio__watcher *w, cio_task *t, int index) {
     if (r < 0)
         g->held++;
     else
-        cio__task_release_to(cio__tls_loop, t, &g->released);
+        cio__task_release_to(g->loop, t, &g->released);
     if (--g->pending == 0)
         cio__wake(g->waiter, 0);
 }
@@ -103,7 +112,7 @@ static int gather_collect(struct gather *g, cio_task **ts, size_t n) {
 }
 
 CIO__JUMP_RETURN(int, cio_gather)(cio_task **ts, size_t n, int *status) {
-    struct gather g = {{gather_done}, 0, 0, cio__task(), status, {NULL, NULL}};
+    struct gather g = {{gather_done}, 0, 0, cio__task(), cio__tls_loop, status, {NULL, NULL}};
     long watched = watch_all(ts, n, &g.base, "cio_gather");
     if (watched < 0)
         return (int)watched;
