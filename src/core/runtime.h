@@ -289,7 +289,7 @@ typedef struct cio__task_list {
 } cio__task_list;
 /* The rare parts of ending and releasing a task, out of line. */
 void cio__task_drop_ctx(cio_task *t);
-void cio__task_ended_unwatched(cio_loop *L, cio_task *t);
+void cio__task_ended_detached(cio_loop *L, cio_task *t);
 void cio__task_free_extra(cio_task *t);
 
 /* t has ended with result: its awaiter, if any, hears of it at once (and
@@ -308,8 +308,8 @@ static inline void cio__task_complete(cio_loop *L, cio_task *t, int result) {
      * collect it in between (-EBUSY). */
     if (w)
         w->done(w, t, index);
-    else
-        cio__task_ended_unwatched(L, t);
+    else if (t->flags & CIO__DETACHED)
+        cio__task_ended_detached(L, t);
 }
 
 /* Marks t's handle free, its rare data freed. */

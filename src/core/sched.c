@@ -190,12 +190,12 @@ void cio__run_ready(cio_loop *L) {
     L->cur = NULL;
 }
 
-/* Takes the next task to run right here, in body b on the stack s that a
- * task has just finished with, when it is the common case: the run queue's
- * head has never run, wants a stack of s's size (same_size: s is a default
- * one and so is the head's) and is not cancelled, within the budget. The
- * body keeps its loop, stack and canary; only what is the task's changes.
- * Returns NULL when the general path must decide. */
+/* Takes the next task to run right here, in the body b that a task has
+ * just finished with, in the common case: the run queue's head has never
+ * run, wants a default stack as b's is (default_stack) and is not
+ * cancelled, within the budget. The body keeps its loop, stack and canary;
+ * only what is the task's changes. Returns NULL when the general path must
+ * decide. */
 static inline cio_task *take_new_here(cio_loop *L, cio__body *b, bool default_stack) {
     cio_task *n = L->rq_head;
     if (!n || L->budget <= 0 || n->state != CIO__NEW || n->stack_pages || !default_stack ||

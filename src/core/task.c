@@ -228,11 +228,9 @@ void cio__task_drop_ctx(cio_task *t) {
     }
 }
 
-void cio__task_ended_unwatched(cio_loop *L, cio_task *t) {
-    if (t->flags & CIO__DETACHED) {
-        report_unretrieved(t);
-        cio__task_release(L, t);
-    }
+void cio__task_ended_detached(cio_loop *L, cio_task *t) {
+    report_unretrieved(t);
+    cio__task_release(L, t);
 }
 
 int cio__collect(cio_task *t) {
