@@ -80,7 +80,6 @@ systems() {
         echo "cio|cio:w1_spawn|$CIO_BIN/w1_spawn"
         py_systems w1_spawn.py
         echo "node|node|$NODE $PEERS/w1_spawn.js"
-        # last, so that like cio it follows a peer that freed much memory
         echo "memory-floor|peer:w1_floor|$PEER_BIN/w1_floor"
         ;;
     W2)
@@ -248,6 +247,9 @@ run_plain() {
         rc=$?
         [ $rc = 0 ] && { (cd "$PEERS" && timeout -k 5 "$TMO" "$@" --n 100000) >>"$out" 2>>"$err"; rc=$?; }
     else
+        # W1 is mostly first touches of fresh memory, whose price on this
+        # kind of VM depends on what ran before: see mem_settle.c
+        [ "$w" = W1 ] && [ -x "$PEER_BIN/mem_settle" ] && "$PEER_BIN/mem_settle" 256
         (cd "$PEERS" && timeout -k 5 "$TMO" "$@") >"$out" 2>"$err"
         rc=$?
     fi
