@@ -6,6 +6,7 @@
 #include <cio/net.h>
 #include <cio/test.h>
 
+#include "net_test_util.h"
 #include "stack_fill.h"
 
 #include <arpa/inet.h>
@@ -881,28 +882,6 @@ CIO_TEST(sendfile_ex_counts_what_went_out) {
     cio_stream_close(s);
 }
 
-typedef struct {
-    cio_stream *s;
-    int fd;
-    size_t n, sent;
-    ssize_t rc;
-    char msg[256]; /* the task's message */
-} sfx_job;
-
-static int sfx_task(void *arg) {
-    sfx_job *j = arg;
-    j->rc = cio_stream_sendfile_ex(j->s, j->fd, 0, j->n, &j->sent);
-    snprintf(j->msg, sizeof j->msg, "%s", cio_errmsg());
-    return 0;
-}
-
-/* Starts j's transfer in a task (*t) and lets it run until it waits for
- * room: the peer does not read. */
-static void start_waiting(sfx_job *j, cio_task **t) {
-    *t = cio_spawn(sfx_task, j);
-    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
-    CIO_ASSERT_EQ(j->rc, 1); /* still waiting */
-}
 
 /* A big transfer (big_transfer_start: its stream is j->s, its file j->fd)
  * whose whole file is then sent by a task (*t) now waiting for room
@@ -912,7 +891,7 @@ static void start_big_waiting(sfx_job *j, int *p, cio_task **t) {
     int fd;
     cio_stream *s = big_transfer_start(&fd, p);
     CIO_ASSERT(s != NULL);
-    *j = (sfx_job){s, fd, BIG_FILE, 0, 1, ""};
+    *j = (sfx_job){s, fd, BIG_FILE, 0, 0, 1, ""};
     start_waiting(j, t);
 }
 
@@ -1034,7 +1013,7 @@ CIO_TEST_VCLOCK(sendfile_ex_counts_up_to_a_reset) {
     setsockopt(cio_stream_fd(s), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     CIO_ASSERT_GE(c, 0);
-    sfx_job j = {s, fd, N, 0, 1, ""};
+    sfx_job j = {s, fd, N, 0, 0, 1, ""};
     cio_task *t;
     start_waiting(&j, &t);
     static unsigned char in[4096];

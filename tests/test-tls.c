@@ -559,29 +559,6 @@ CIO_TEST(tls_sendfile_ex_counts_what_went_out) {
     tls_pair_stop(&p);
 }
 
-typedef struct {
-    cio_stream *s;
-    int fd;
-    size_t n, sent, queued;
-    ssize_t rc;
-    char msg[256]; /* the task's message */
-} sfx_job;
-
-static int sfx_task(void *arg) {
-    sfx_job *j = arg;
-    j->rc = cio_stream_sendfile_ex(j->s, j->fd, 0, j->n, &j->sent);
-    j->queued = cio_stream_write_buffered(j->s); /* before anything else runs */
-    snprintf(j->msg, sizeof j->msg, "%s", cio_errmsg());
-    return 0;
-}
-
-/* Starts j's transfer in a task (*t) and lets it run until it waits for
- * room: the peer does not read. */
-static void start_waiting(sfx_job *j, cio_task **t) {
-    *t = cio_spawn(sfx_task, j);
-    CIO_ASSERT_EQ(cio_sleep(10 * CIO_MS), 0);
-    CIO_ASSERT_EQ(j->rc, 1); /* still waiting */
-}
 
 /* A big transfer (big_transfer_start: its file is j->fd) whose whole file
  * is then sent by a task (*t) now waiting for room (start_waiting). *t is

@@ -335,7 +335,6 @@ static inline void cio__task_release_to(cio_loop *L, cio_task *t, cio__task_list
         list->tail = t;
 }
 void cio__task_recycle(cio_loop *L, cio__task_list *list);
-cio_task *cio__task_alloc(cio_loop *L);
 void cio__task_chunk_free(cio__task_chunk *c);
 /* Returns t's result, hands its message to the caller, releases t. */
 int cio__collect(cio_task *t);

@@ -74,6 +74,18 @@ static inline cio__body *body_of(cio__stack *s) {
     return (cio__body *)(((uintptr_t)s - s->color - sizeof(cio__body)) & ~(uintptr_t)63);
 }
 
+/* Makes b the body of t, which has never run: what is the task's own
+ * (its loop, stack and canary are the stack's). */
+static inline void body_take(cio__body *b, cio_task *t) {
+    b->fn = t->fn; /* before t->body takes their place */
+    b->arg = t->arg;
+    b->task = t;
+    b->scope = NULL;
+    b->waiter = NULL;
+    b->heap_idx = 0;
+    t->body = b;
+}
+
 /* Gives a never-run task a stack (reuse, if it fits), a body and a
  * context. Returns false if the task ended here instead: cancelled before
  * it ever ran, or no memory for a stack. */
@@ -94,16 +106,10 @@ static bool prepare(cio_loop *L, cio_task *t, cio__stack *reuse) {
         }
     }
     cio__body *b = body_of(s);
-    b->fn = t->fn; /* before t->body takes their place */
-    b->arg = t->arg;
-    b->task = t;
     b->loop = L;
     b->stack = s;
     b->canary = s->canary;
-    b->scope = NULL;
-    b->waiter = NULL;
-    b->heap_idx = 0;
-    t->body = b;
+    body_take(b, t);
     if (s != reuse) {
         cio__ctx_make(&b->ctx, s->lo, (size_t)((char *)b - s->lo), task_entry);
 #ifdef CIO__TSAN
@@ -193,9 +199,8 @@ void cio__run_ready(cio_loop *L) {
 /* Takes the next task to run right here, in the body b that a task has
  * just finished with, in the common case: the run queue's head has never
  * run, wants a default stack as b's is (default_stack) and is not
- * cancelled, within the budget. The body keeps its loop, stack and canary;
- * only what is the task's changes. Returns NULL when the general path must
- * decide. */
+ * cancelled, within the budget (the body keeps its loop, stack and
+ * canary). Returns NULL when the general path must decide. */
 static inline cio_task *take_new_here(cio_loop *L, cio__body *b, bool default_stack) {
     cio_task *n = L->rq_head;
     if (!n || L->budget <= 0 || n->state != CIO__NEW || n->stack_pages || !default_stack ||
@@ -207,13 +212,7 @@ static inline cio_task *take_new_here(cio_loop *L, cio__body *b, bool default_st
     else
         __builtin_prefetch(L->rq_head->next);
     L->budget--;
-    b->fn = n->fn; /* before n->body takes their place */
-    b->arg = n->arg;
-    b->task = n;
-    b->scope = NULL;
-    b->waiter = NULL;
-    b->heap_idx = 0;
-    n->body = b;
+    body_take(b, n);
     n->state = CIO__RUNNING;
     L->cur = n;
     return n;

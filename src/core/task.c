@@ -90,8 +90,6 @@ static inline cio_task *task_alloc(cio_loop *L) {
     return alloc_from_new_chunk(L);
 }
 
-cio_task *cio__task_alloc(cio_loop *L) { return task_alloc(L); }
-
 static cio_loop *current_loop_or_fail(const char *fn) {
     cio_loop *L = cio__tls_loop;
     if (!L) {
@@ -116,12 +114,9 @@ static inline void init_new(cio_task *t, cio_fn fn, void *arg) {
 }
 
 static inline void enqueue_new(cio_loop *L, cio_task *t) {
-    cio_task *parent = L->cur;
-    if (parent) {
-        void *parent_ctx = (parent->flags & CIO__HAS_EXTRA) ? parent->extra->ctxvars : parent->ctx;
-        if (cio__unlikely(parent_ctx != NULL) && cio__ctx_inherit_hook)
-            cio__ctx_inherit_hook(cio__task_ctx_slot(t), parent_ctx);
-    }
+    void *parent_ctx = cio__task_ctx(L->cur);
+    if (cio__unlikely(parent_ctx != NULL) && cio__ctx_inherit_hook)
+        cio__ctx_inherit_hook(cio__task_ctx_slot(t), parent_ctx);
     L->alive++;
     L->handles++;
     cio__rq_push(L, t); /* stays CIO__NEW until it first runs */

@@ -6,6 +6,12 @@
 
 void cio__cancel_and_wait(cio_task *t);
 
+static void unwatch_all(cio_task **ts, size_t n, cio__watcher *w) {
+    for (size_t i = 0; i < n; i++)
+        if (ts[i]->watcher == w)
+            ts[i]->watcher = NULL;
+}
+
 /* Says why task i cannot be claimed by w (it failed one of the checks),
  * then undoes the claims made before it. */
 static int refuse_claim(cio_task **ts, size_t i, cio__watcher *w, cio_task *self,
@@ -21,9 +27,7 @@ static int refuse_claim(cio_task **ts, size_t i, cio__watcher *w, cio_task *self
     else
         rc = cio_seterr(-EBUSY, "%s: task %zu ('%s') is already being awaited", fn, i,
                         cio_task_name(t));
-    for (size_t j = 0; j < i; j++)
-        if (ts[j]->watcher == w)
-            ts[j]->watcher = NULL;
+    unwatch_all(ts, i, w);
     return rc;
 }
 
@@ -52,12 +56,6 @@ static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) 
         }
     }
     return watched;
-}
-
-static void unwatch_all(cio_task **ts, size_t n, cio__watcher *w) {
-    for (size_t i = 0; i < n; i++)
-        if (ts[i]->watcher == w)
-            ts[i]->watcher = NULL;
 }
 
 /* ---- gather ---- */

@@ -195,6 +195,14 @@ static void spin(void) {
 
 static void *worker(void *arg);
 
+/* Lock held, below the size: adds a worker; false if no thread starts. */
+static bool start_worker(void) {
+    if (pthread_create(&pool.threads[pool.nthreads], NULL, worker, NULL) != 0)
+        return false;
+    pool.nthreads++;
+    return true;
+}
+
 static int max_threads(void) { return pool.size ? pool.size : default_size(); }
 
 /* Workers running a job, between jobs, spinning, or signalled to wake. */
@@ -223,10 +231,8 @@ static void want_monitor(void) {
         pool.monitor_wanted = true;
         pool.signalled++;
         pthread_cond_signal(&pool.cond);
-    } else if (pool.nthreads < max_threads() &&
-               pthread_create(&pool.threads[pool.nthreads], NULL, worker, NULL) == 0) {
+    } else if (pool.nthreads < max_threads() && start_worker()) {
         pool.monitor_wanted = true;
-        pool.nthreads++;
     }
 }
 
@@ -261,12 +267,15 @@ static bool monitor(void) {
     return stalled;
 }
 
+/* Lock held: this worker was woken (or started) to be the monitor. */
+static bool monitor_due(void) { return pool.monitor_wanted && !pool.monitoring && !pool.stop; }
+
 static void *worker(void *arg) {
     (void)arg;
     pthread_setname_np(pthread_self(), "cio-worker");
     pthread_mutex_lock(&pool.lock);
     for (;;) {
-        if (pool.monitor_wanted && !pool.monitoring && !pool.stop) {
+        if (monitor_due()) {
             pool.monitor_wanted = false;
             if (!monitor())
                 continue;
@@ -282,7 +291,7 @@ static void *worker(void *arg) {
                 if (pool.signalled > 0)
                     pool.signalled--;
             }
-            if (pool.monitor_wanted && !pool.monitoring && !pool.stop)
+            if (monitor_due())
                 continue; /* be the monitor */
         }
         cio__job *j = pool.head;
@@ -336,9 +345,8 @@ static void kick(size_t n) {
         n--;
     }
     while (n > 0 && workers_awake() < cap && pool.nthreads < max && !pool.stop) {
-        if (pthread_create(&pool.threads[pool.nthreads], NULL, worker, NULL) != 0)
+        if (!start_worker())
             break; /* the running workers will get to the jobs */
-        pool.nthreads++;
         n--;
     }
     if (n > 0)
