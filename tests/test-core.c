@@ -242,6 +242,26 @@ CIO_TEST(names_and_ids) {
     CIO_ASSERT_EQ(cio_join(b), 3);
 }
 
+static int return_arg(void *arg) { return *(int *)arg; }
+
+/* Until a task first runs, its handle holds its argument where its rarer
+ * record (name, id, message) will go: making that record before the first
+ * run, any way, must carry the argument over. */
+CIO_TEST(argument_survives_a_record_made_before_the_first_run) {
+    int v[4] = {11, 12, 13, 14};
+    cio_task *named = cio_spawn_with(return_arg, &v[0], &(cio_spawn_opts){.name = "named"});
+    cio_task *renamed = cio_spawn(return_arg, &v[1]);
+    cio_task *numbered = cio_spawn(return_arg, &v[2]);
+    cio_task *cancelled = cio_spawn_with(return_arg, &v[3], &(cio_spawn_opts){.name = "gone"});
+    CIO_ASSERT_EQ(cio_task_set_name(renamed, "renamed"), 0);
+    CIO_ASSERT(cio_task_id(numbered) > 0);
+    cio_cancel(cancelled);
+    CIO_ASSERT_EQ(cio_join(named), 11);
+    CIO_ASSERT_EQ(cio_join(renamed), 12);
+    CIO_ASSERT_EQ(cio_join(numbered), 13);
+    CIO_ASSERT_EQ(cio_join(cancelled), -ECANCELED);
+}
+
 static int deep(int n) {
     volatile char buf[1024];
     buf[0] = (char)n;

@@ -112,23 +112,44 @@ static int noop(void *arg) {
     return 0;
 }
 
-CIO_TEST(ctxvar_spawn_shares_without_allocating) {
+/* A spawn shares its parent's map, copying nothing: each child that has
+ * not run yet holds it in its one small record (the handle has no room for
+ * it), freed when the child ends. */
+CIO_TEST(ctxvar_spawn_shares_without_copying) {
     cio_ctxvar_set(&var, "shared", NULL);
     CIO_ASSERT_EQ(cio_join(cio_spawn(noop, NULL)), 0); /* warm the task pool */
     long before = cio__alloc_live();
     cio_task *t[50];
     for (int i = 0; i < 50; i++)
         t[i] = cio_spawn(noop, NULL);
-    CIO_ASSERT_EQ(cio__alloc_live(), before);
+    CIO_ASSERT_EQ(cio__alloc_live(), before + 50);
     CIO_ASSERT_EQ(cio_gather(t, 50, NULL), 0);
+    CIO_ASSERT_EQ(cio__alloc_live(), before);
     /* the first set after sharing copies once; later sets do not */
     cio_task *held = cio_spawn(noop, NULL);
+    long shared = cio__alloc_live();
     cio_ctxvar_set(&var, "a", NULL);
     long after_copy = cio__alloc_live();
-    CIO_ASSERT_EQ(after_copy, before + 1);
+    CIO_ASSERT_EQ(after_copy, shared + 1);
     cio_ctxvar_set(&var, "b", NULL);
     CIO_ASSERT_EQ(cio__alloc_live(), after_copy);
     CIO_ASSERT_EQ(cio_join(held), 0);
+}
+
+/* A spawn that inherits context variables and finds no memory for the
+ * record that holds them fails cleanly: NULL, ENOMEM, a message, nothing
+ * queued or leaked, and the next spawn works. */
+CIO_TEST(ctxvar_spawn_without_memory_for_the_record_fails_cleanly) {
+    cio_ctxvar_set(&var, "shared", NULL);
+    CIO_ASSERT_EQ(cio_join(cio_spawn(noop, NULL)), 0); /* a free handle: no chunk to allocate */
+    cio_test_fail_alloc(1);
+    errno = 0;
+    CIO_ASSERT(cio_spawn(noop, NULL) == NULL);
+    CIO_ASSERT_EQ(errno, ENOMEM);
+    CIO_ASSERT(strstr(cio_errmsg(), "cio_spawn") != NULL);
+    cio_task *t = cio_spawn(noop, NULL);
+    CIO_ASSERT(t != NULL);
+    CIO_ASSERT_EQ(cio_join(t), 0);
 }
 
 /* A task's name, id and error message live in a record made on first

@@ -109,28 +109,29 @@ typedef struct cio__extra {
     char *name;
     char *errmsg;
     void *ctxvars;            /* context variables (sync/ctxvar.c), or NULL */
+    void *arg;                /* the task's argument until its first run */
 } cio__extra;
 
-/* The task handle: 48 bytes, all that spawning, running a task that never
+/* The task handle: 40 bytes, all that spawning, running a task that never
  * suspends and collecting it touch. A million tasks waiting to run cost
- * 48 MB, and a spawn storm's cost is mostly the kernel clearing those
+ * 40 MB, and a spawn storm's cost is mostly the kernel clearing those
  * fresh pages, so every byte here counts: what a task needs only while it
  * runs lives in its body, what few tasks need lives in extra. */
 struct cio_task {
     cio_task *next;           /* run queue / free list */
     cio__watcher *watcher;
     union {
-        struct {              /* until the first run (state CIO__NEW) */
-            cio_fn fn;
-            void *arg;
-        };
+        cio_fn fn;            /* until the first run (state CIO__NEW) */
         cio__body *body;      /* from the first run to the end, then NULL */
     };
-    /* The task's context variables (sync/ctxvar.c) until it needs any of
-     * its rarer data (flag CIO__HAS_EXTRA); from then on that data, which
-     * holds the context variables too. So a spawn shares its parent's
-     * context without allocating, and a plain task pays nothing for it. */
+    /* With flag CIO__HAS_EXTRA, the task's rarer data, which holds its
+     * context variables and, until the first run, its argument. Without
+     * it: the argument until the first run (a new task has no context
+     * variables of its own: a spawn that inherits some makes an extra),
+     * then the context variables (sync/ctxvar.c). So a plain spawn and a
+     * plain task pay nothing for either. */
     union {
+        void *arg;
         void *ctx;
         cio__extra *extra;
     };
@@ -140,7 +141,7 @@ struct cio_task {
     uint16_t stack_pages;     /* requested stack size in pages; 0 = default */
 };
 
-_Static_assert(sizeof(struct cio_task) == 48, "a task handle is 48 bytes");
+_Static_assert(sizeof(struct cio_task) == 40, "a task handle is 40 bytes");
 
 /* True once t has a body: it has started and not yet ended. */
 static inline bool cio__task_started(const cio_task *t) {

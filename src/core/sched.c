@@ -59,13 +59,20 @@ static inline void do_switch(cio_loop *L, cio__ctx *from, cio_task *to, bool dyi
 
 static void task_entry(void);
 
+/* Ends t, which never ran, with code. */
+static void end_unstarted(cio_loop *L, cio_task *t, int code) {
+    if (!(t->flags & CIO__HAS_EXTRA))
+        t->ctx = NULL; /* was its argument: a new task has no context variables */
+    cio__task_complete(L, t, code);
+}
+
 static void task_fail_early(cio_loop *L, cio_task *t, int code, const char *msg) {
     cio__extra *x = cio__task_extra(t);
     if (x && !x->errmsg)
         x->errmsg = cio__malloc(256);
     if (x && x->errmsg)
         snprintf(x->errmsg, 256, "%s", msg);
-    cio__task_complete(L, t, code);
+    end_unstarted(L, t, code);
 }
 
 /* The body sits under the stack descriptor (and the stack's colour offset,
@@ -77,8 +84,13 @@ static inline cio__body *body_of(cio__stack *s) {
 /* Makes b the body of t, which has never run: what is the task's own
  * (its loop, stack and canary are the stack's). */
 static inline void body_take(cio__body *b, cio_task *t) {
-    b->fn = t->fn; /* before t->body takes their place */
-    b->arg = t->arg;
+    b->fn = t->fn; /* before t->body takes its place */
+    if (cio__likely(!(t->flags & CIO__HAS_EXTRA))) {
+        b->arg = t->arg;
+        t->ctx = NULL; /* the argument's word holds the context variables now */
+    } else {
+        b->arg = t->extra->arg;
+    }
     b->task = t;
     b->scope = NULL;
     b->waiter = NULL;
@@ -93,7 +105,7 @@ static bool prepare(cio_loop *L, cio_task *t, cio__stack *reuse) {
     if (cio__likely(t->state != CIO__NEW))
         return true;
     if (t->flags & CIO__CANCELLED) {
-        cio__task_complete(L, t, -ECANCELED);
+        end_unstarted(L, t, -ECANCELED);
         return false;
     }
     size_t want = t->stack_pages ? (size_t)t->stack_pages * L->page : L->default_stack;

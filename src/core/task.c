@@ -19,13 +19,20 @@
 void (*cio__ctx_inherit_hook)(void **child, void *parent_value);
 void (*cio__ctx_release_hook)(void *value);
 
+/* A task that has not started has no word for context variables unless it
+ * has an extra (see struct cio_task). */
 void **cio__task_ctx_slot(cio_task *t) {
     if (!t)
         return NULL;
-    return (t->flags & CIO__HAS_EXTRA) ? &t->extra->ctxvars : &t->ctx;
+    if (t->flags & CIO__HAS_EXTRA)
+        return &t->extra->ctxvars;
+    return t->state == CIO__NEW ? NULL : &t->ctx;
 }
 
-void *cio__task_ctx(const cio_task *t) { return t ? *cio__task_ctx_slot((cio_task *)t) : NULL; }
+void *cio__task_ctx(const cio_task *t) {
+    void **slot = cio__task_ctx_slot((cio_task *)t);
+    return slot ? *slot : NULL;
+}
 
 /* A 2 MiB-aligned 2 MiB mapping (alignment lets one huge page cover it). */
 static cio__task_chunk *map_huge_chunk(void) {
@@ -106,26 +113,53 @@ static inline void init_new(cio_task *t, cio_fn fn, void *arg) {
     t->fn = fn;
     t->arg = arg;
     t->watcher = NULL;
-    t->ctx = NULL;
     t->result = 0;
     t->state = CIO__NEW;
     t->flags = 0;
     t->stack_pages = 0;
 }
 
-static inline void enqueue_new(cio_loop *L, cio_task *t) {
-    void *parent_ctx = cio__task_ctx(L->cur);
-    if (cio__unlikely(parent_ctx != NULL) && cio__ctx_inherit_hook)
-        cio__ctx_inherit_hook(cio__task_ctx_slot(t), parent_ctx);
-    L->alive++;
-    L->handles++;
-    cio__rq_push(L, t); /* stays CIO__NEW until it first runs */
-}
-
 static cio_task *spawn_failed(int code, const char *msg) {
     errno = -code;
     cio_seterr(code, "%s", msg);
     return NULL;
+}
+
+/* A handle taken for a spawn that then failed goes back, free. */
+static void give_back(cio_loop *L, cio_task *t) {
+    if (t->flags & CIO__HAS_EXTRA)
+        cio__free(t->extra);
+    t->state = CIO__FREE;
+    t->flags = 0;
+    t->next = L->free_tasks;
+    L->free_tasks = t;
+}
+
+/* A spawn from a task with context variables shares them. A task that has
+ * not run keeps them in its extra (see struct cio_task), so this is the
+ * one spawn that allocates. */
+static __attribute__((noinline)) bool share_ctx(cio_task *t, void *parent_ctx) {
+    if (!cio__ctx_inherit_hook)
+        return true;
+    cio__extra *x = cio__task_extra(t);
+    if (!x)
+        return false;
+    cio__ctx_inherit_hook(&x->ctxvars, parent_ctx);
+    return true;
+}
+
+/* Queues t, new, to run (it stays CIO__NEW until it first runs), sharing
+ * the spawner's context variables; or gives it back and fails. */
+static inline cio_task *enqueue_new(cio_loop *L, cio_task *t) {
+    void *parent_ctx = cio__task_ctx(L->cur);
+    if (cio__unlikely(parent_ctx != NULL) && !share_ctx(t, parent_ctx)) {
+        give_back(L, t);
+        return spawn_failed(-ENOMEM, "cio_spawn: out of memory");
+    }
+    L->alive++;
+    L->handles++;
+    cio__rq_push(L, t);
+    return t;
 }
 
 cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
@@ -140,10 +174,7 @@ cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
     init_new(t, fn, arg);
     if (opts) {
         if (opts->name && cio_task_set_name(t, opts->name) < 0) {
-            if (t->flags & CIO__HAS_EXTRA)
-                cio__free(t->extra);
-            t->next = L->free_tasks;
-            L->free_tasks = t;
+            give_back(L, t);
             return spawn_failed(-ENOMEM, "cio_spawn: out of memory");
         }
         if (opts->stack_size) {
@@ -156,8 +187,7 @@ cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
             t->stack_pages = (uint16_t)pages;
         }
     }
-    enqueue_new(L, t);
-    return t;
+    return enqueue_new(L, t);
 }
 
 /* The plain spawn, the hot one: no options to look at. */
@@ -169,8 +199,7 @@ cio_task *cio_spawn(cio_fn fn, void *arg) {
     if (cio__unlikely(!t))
         return spawn_failed(-ENOMEM, "cio_spawn: out of memory");
     init_new(t, fn, arg);
-    enqueue_new(L, t);
-    return t;
+    return enqueue_new(L, t);
 }
 
 static void report_unretrieved(cio_task *t) {
@@ -187,7 +216,10 @@ cio__extra *cio__task_extra(cio_task *t) {
         cio__extra *x = cio__calloc(1, sizeof *x);
         if (!x)
             return NULL;
-        x->ctxvars = t->ctx;
+        if (t->state == CIO__NEW)
+            x->arg = t->arg; /* a new task's word held its argument */
+        else
+            x->ctxvars = t->ctx;
         t->extra = x;
         t->flags |= CIO__HAS_EXTRA;
     }
