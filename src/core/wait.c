@@ -45,8 +45,8 @@ static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) 
     long watched = 0;
     for (size_t i = 0; i < n; i++) {
         cio_task *t = ts[i];
-        if (i + 16 < n)
-            __builtin_prefetch(ts[i + 16], 1);
+        if (i + 48 < n)
+            __builtin_prefetch(ts[i + 48], 1);
         if (cio__unlikely(!t || t->watcher || t->state == CIO__FREE || t == self))
             return refuse_claim(ts, i, w, self, fn);
         t->watcher = w; /* claimed, finished or not (see cio__task_complete) */
