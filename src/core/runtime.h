@@ -315,9 +315,12 @@ static inline void cio__task_complete(cio_loop *L, cio_task *t, int result) {
 
 /* Marks t's handle free, its rare data freed. */
 static inline void cio__task_retire(cio_loop *L, cio_task *t) {
-    if (cio__unlikely(t->flags & CIO__HAS_EXTRA))
+    /* Its context variables went when it ended (cio__task_drop_ctx), so
+     * only an extra leaves anything in the word. */
+    if (cio__unlikely(t->flags & CIO__HAS_EXTRA)) {
         cio__task_free_extra(t);
-    t->ctx = NULL;
+        t->ctx = NULL;
+    }
     t->state = CIO__FREE;
     t->watcher = NULL;
     L->handles--;

@@ -75,17 +75,27 @@ struct gather {
     cio__task_list released;
 };
 
-static void gather_done(cio__watcher *w, cio_task *t, int index) {
-    struct gather *g = (struct gather *)w;
-    int r = t->result;
-    if (g->status)
-        g->status[index] = r;
+static __attribute__((noinline)) void gather_done_rare(struct gather *g, cio_task *t, int r) {
     if (r < 0)
         g->held++;
     else
         cio__task_release_to(g->loop, t, &g->released);
     if (--g->pending == 0)
         cio__wake(g->waiter, 0);
+}
+
+/* Calls only in tail position, so the common case needs no frame. */
+static void gather_done(cio__watcher *w, cio_task *t, int index) {
+    struct gather *g = (struct gather *)w;
+    int r = t->result;
+    if (g->status)
+        g->status[index] = r;
+    if (cio__unlikely(r < 0 || (t->flags & CIO__HAS_EXTRA) || g->pending == 1)) {
+        gather_done_rare(g, t, r);
+        return;
+    }
+    cio__task_release_to(g->loop, t, &g->released);
+    g->pending--;
 }
 
 /* Collects the children still held (failed, or ended before the gather):
