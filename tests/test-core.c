@@ -262,6 +262,29 @@ CIO_TEST(argument_survives_a_record_made_before_the_first_run) {
     CIO_ASSERT_EQ(cio_join(cancelled), -ECANCELED);
 }
 
+static int return_inside_a_timeout(void *arg) {
+    static cio_scope left_open; /* outlives the task: only the pointer is stale */
+    cio_timeout_begin(&left_open, 0); /* already expired */
+    (void)arg;
+    return 5;
+}
+
+static int sleep_a_little(void *arg) {
+    (void)arg;
+    return cio_sleep(CIO_MS);
+}
+
+/* A task that returns inside a scope (a misuse) leaves nothing to the next
+ * task started on the stack it finished with: that one sleeps unhurt, not
+ * timed out by the scope left behind. */
+CIO_TEST_VCLOCK(a_scope_left_open_does_not_reach_the_next_task) {
+    cio_task *t[2] = {cio_spawn(return_inside_a_timeout, NULL), cio_spawn(sleep_a_little, NULL)};
+    int status[2];
+    CIO_ASSERT_EQ(cio_gather(t, 2, status), 0);
+    CIO_ASSERT_EQ(status[0], 5);
+    CIO_ASSERT_EQ(status[1], 0);
+}
+
 static int deep(int n) {
     volatile char buf[1024];
     buf[0] = (char)n;

@@ -85,9 +85,9 @@ enum cio__task_flags {
  * own, and a short task that reuses a warm stack touches no new line. */
 typedef struct cio__body {
     cio__ctx ctx;
-    cio_fn fn;                /* the task's function and argument, from the */
-    void *arg;                /* handle, whose space now holds the body pointer */
-    cio_task *task;
+    cio_fn fn;                /* the task's function and argument, when it */
+    void *arg;                /* starts by a switch (take_new_here passes them) */
+    cio_task *task;           /* set when a timer is armed (the heap holds bodies) */
     cio_loop *loop;
     cio__stack *stack;
     const uint64_t *canary;   /* the stack's overflow canary (see stack.c) */

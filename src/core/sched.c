@@ -81,17 +81,22 @@ static inline cio__body *body_of(cio__stack *s) {
     return (cio__body *)(((uintptr_t)s - s->color - sizeof(cio__body)) & ~(uintptr_t)63);
 }
 
+/* Takes the argument of t, which has never run, out of its handle, whose
+ * word then holds its context variables (see struct cio_task). */
+static inline void *take_arg(cio_task *t) {
+    if (cio__likely(!(t->flags & CIO__HAS_EXTRA))) {
+        void *arg = t->arg;
+        t->ctx = NULL; /* a new task has no context variables of its own */
+        return arg;
+    }
+    return t->extra->arg;
+}
+
 /* Makes b the body of t, which has never run: what is the task's own
  * (its loop, stack and canary are the stack's). */
 static inline void body_take(cio__body *b, cio_task *t) {
     b->fn = t->fn; /* before t->body takes its place */
-    if (cio__likely(!(t->flags & CIO__HAS_EXTRA))) {
-        b->arg = t->arg;
-        t->ctx = NULL; /* the argument's word holds the context variables now */
-    } else {
-        b->arg = t->extra->arg;
-    }
-    b->task = t;
+    b->arg = take_arg(t);
     b->scope = NULL;
     b->waiter = NULL;
     b->heap_idx = 0;
@@ -211,9 +216,13 @@ void cio__run_ready(cio_loop *L) {
 /* Takes the next task to run right here, in the body b that a task has
  * just finished with, in the common case: the run queue's head has never
  * run, wants a default stack as b's is (default_stack) and is not
- * cancelled, within the budget (the body keeps its loop, stack and
- * canary). Returns NULL when the general path must decide. */
-static inline cio_task *take_new_here(cio_loop *L, cio__body *b, bool default_stack) {
+ * cancelled, within the budget. The body keeps its loop, stack and canary,
+ * and its last task left its scope, waiter and timer clear (task_entry
+ * sees to it), so only the handle changes; the function and argument come
+ * back in *fn and *arg, not through the body. Returns NULL when the
+ * general path must decide. */
+static inline cio_task *take_new_here(cio_loop *L, cio__body *b, bool default_stack, cio_fn *fn,
+                                      void **arg) {
     cio_task *n = L->rq_head;
     if (!n || L->budget <= 0 || n->state != CIO__NEW || n->stack_pages || !default_stack ||
         (n->flags & CIO__CANCELLED))
@@ -229,10 +238,22 @@ static inline cio_task *take_new_here(cio_loop *L, cio__body *b, bool default_st
      * the fetch. */
     __builtin_prefetch(n + 32, 1);
     L->budget--;
-    body_take(b, n);
+    *fn = n->fn;
+    *arg = take_arg(n);
+    n->body = b;
     n->state = CIO__RUNNING;
     L->cur = n;
     return n;
+}
+
+/* A task that returned inside a cancel scope (a misuse) left it set; a
+ * waiter and a timer are cleared by every wake. */
+static inline void body_clear_after(cio__body *b) {
+    if (cio__unlikely(b->scope || b->waiter || b->heap_idx)) {
+        b->scope = NULL;
+        b->waiter = NULL;
+        b->heap_idx = 0;
+    }
 }
 
 static void task_entry(void) {
@@ -242,14 +263,17 @@ static void task_entry(void) {
     cio__body *b = t->body;
     cio__stack *s = b->stack;
     bool default_stack = s->size + 64 == L->default_stack;
+    cio_fn fn = b->fn;
+    void *arg = b->arg;
     for (;;) {
-        int result = b->fn(b->arg);
+        int result = fn(arg);
         if (cio__unlikely(!cio__stack_intact(s)))
             cio__stack_overflow(t);
         if (cio__unlikely(L->debug))
             debug_slow_check(L, t);
+        body_clear_after(b);
         cio__task_complete(L, t, result); /* may free t */
-        if (cio__likely(!L->debug) && (t = take_new_here(L, b, default_stack)))
+        if (cio__likely(!L->debug) && (t = take_new_here(L, b, default_stack, &fn, &arg)))
             continue;
         cio_task *n = next_task(L, s);
         if (n && cio__unlikely(L->debug))
@@ -257,6 +281,8 @@ static void task_entry(void) {
         if (n && n->body->stack == s) { /* a new task (cancelled ones ended in next_task) */
             L->cur = t = n;
             n->state = CIO__RUNNING;
+            fn = b->fn;
+            arg = b->arg;
             continue;
         }
 #ifdef CIO__TSAN
@@ -334,6 +360,7 @@ static __attribute__((noinline)) int park_timed(cio_loop *L, cio_task *t, int64_
     cio__body *b = t->body;
     int64_t d = park_deadline(t, deadline);
     b->own_deadline = deadline;
+    b->task = t; /* for the timer, which holds the body */
     if (d != CIO_FOREVER && cio__timer_arm(L, b, d) < 0)
         return cio_seterr(-ENOMEM, "cannot arm a timer: out of memory");
     t->state = CIO__PARKED;
@@ -383,9 +410,11 @@ void cio__park_retime(cio_loop *L, cio_task *t) {
     if (d == CIO_FOREVER) {
         if (b->heap_idx != 0)
             cio__timer_cancel(L, b);
-    } else if (cio__timer_arm(L, b, d) < 0) {
-        cio__unpark(L, t, -ENOMEM); /* never wake late: wake now, failed */
+        return;
     }
+    b->task = t; /* for the timer, which holds the body */
+    if (cio__timer_arm(L, b, d) < 0)
+        cio__unpark(L, t, -ENOMEM); /* never wake late: wake now, failed */
 }
 
 void cio__unpark(cio_loop *L, cio_task *t, int code) {
