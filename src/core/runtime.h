@@ -328,17 +328,25 @@ static inline void cio__task_retire(cio_loop *L, cio_task *t) {
 
 void cio__task_release(cio_loop *L, cio_task *t);
 
-/* Releases t like cio__task_release, but onto the caller's list: the
+/* Releases t, which a gather has collected, onto the gather's list: the
  * handle stays out of reuse (a stray second collector sees it released,
- * not some new task) until cio__task_recycle hands the list back. */
-static inline void cio__task_release_to(cio_loop *L, cio_task *t, cio__task_list *list) {
-    cio__task_retire(L, t);
+ * not some new task) until cio__task_recycle hands the list back and
+ * counts the handles off. Its watcher stays set until a spawn reuses it,
+ * so the gather tells the handles it released by their state. One store
+ * less per task, for the gather of a spawn storm is bound by stores. */
+static inline void cio__task_release_to(cio_task *t, cio__task_list *list) {
+    if (cio__unlikely(t->flags & CIO__HAS_EXTRA)) {
+        cio__task_free_extra(t);
+        t->ctx = NULL;
+    }
+    t->state = CIO__FREE;
     t->next = list->head;
     list->head = t;
     if (!list->tail)
         list->tail = t;
 }
-void cio__task_recycle(cio_loop *L, cio__task_list *list);
+/* Hands list (of n handles) back for reuse. */
+void cio__task_recycle(cio_loop *L, cio__task_list *list, size_t n);
 void cio__task_chunk_free(cio__task_chunk *c);
 /* Returns t's result, hands its message to the caller, releases t. */
 int cio__collect(cio_task *t);

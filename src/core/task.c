@@ -246,7 +246,8 @@ void cio__task_release(cio_loop *L, cio_task *t) {
     L->free_tasks = t;
 }
 
-void cio__task_recycle(cio_loop *L, cio__task_list *list) {
+void cio__task_recycle(cio_loop *L, cio__task_list *list, size_t n) {
+    L->handles -= n;
     if (!list->head)
         return;
     list->tail->next = L->free_tasks;

@@ -70,7 +70,6 @@ struct gather {
     size_t pending;
     size_t held;              /* ended but not yet collected */
     cio_task *waiter;
-    cio_loop *loop;
     int *status;
     cio__task_list released;
 };
@@ -79,7 +78,7 @@ static __attribute__((noinline)) void gather_done_rare(struct gather *g, cio_tas
     if (r < 0)
         g->held++;
     else
-        cio__task_release_to(g->loop, t, &g->released);
+        cio__task_release_to(t, &g->released);
     if (--g->pending == 0)
         cio__wake(g->waiter, 0);
 }
@@ -94,18 +93,19 @@ static void gather_done(cio__watcher *w, cio_task *t, int index) {
         gather_done_rare(g, t, r);
         return;
     }
-    cio__task_release_to(g->loop, t, &g->released);
+    cio__task_release_to(t, &g->released);
     g->pending--;
 }
 
 /* Collects the children still held (failed, or ended before the gather):
  * statuses in input order, the first failure's message. The others are
- * released already; a released handle has lost its watcher. */
+ * released already: their handles read as free. */
 static int gather_collect(struct gather *g, cio_task **ts, size_t n) {
+    size_t released = n - g->held;
     int first = 0;
     for (size_t i = 0; i < n && g->held; i++) {
         cio_task *t = ts[i];
-        if (t->watcher != &g->base)
+        if (t->state == CIO__FREE) /* released by gather_done */
             continue;
         int r = t->result;
         if (g->status)
@@ -117,12 +117,12 @@ static int gather_collect(struct gather *g, cio_task **ts, size_t n) {
         g->held--;
         cio__task_release(cio__tls_loop, t);
     }
-    cio__task_recycle(cio__tls_loop, &g->released);
+    cio__task_recycle(cio__tls_loop, &g->released, released);
     return first;
 }
 
 CIO__JUMP_RETURN(int, cio_gather)(cio_task **ts, size_t n, int *status) {
-    struct gather g = {{gather_done}, 0, 0, cio__task(), cio__tls_loop, status, {NULL, NULL}};
+    struct gather g = {{gather_done}, 0, 0, cio__task(), status, {NULL, NULL}};
     long watched = watch_all(ts, n, &g.base, "cio_gather");
     if (watched < 0)
         return (int)watched;
@@ -133,7 +133,7 @@ CIO__JUMP_RETURN(int, cio_gather)(cio_task **ts, size_t n, int *status) {
         rc = cio__park(CIO_FOREVER);
     if (g.pending) { /* interrupted: the children go down with us */
         for (size_t i = 0; i < n; i++)
-            if (ts[i]->watcher == &g.base)
+            if (ts[i]->state != CIO__FREE) /* not ended and released */
                 cio_cancel(ts[i]);
         cio_scope s;
         cio_shield_begin(&s, CIO_FOREVER);
