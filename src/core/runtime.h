@@ -313,8 +313,8 @@ static inline void cio__task_complete(cio_loop *L, cio_task *t, int result) {
         cio__task_ended_detached(L, t);
 }
 
-/* Marks t's handle free, its rare data freed. */
-static inline void cio__task_retire(cio_loop *L, cio_task *t) {
+/* Marks the handle of t, ended, free, its rare data freed. */
+static inline void cio__task_mark_free(cio_task *t) {
     /* Its context variables went when it ended (cio__task_drop_ctx), so
      * only an extra leaves anything in the word. */
     if (cio__unlikely(t->flags & CIO__HAS_EXTRA)) {
@@ -322,6 +322,11 @@ static inline void cio__task_retire(cio_loop *L, cio_task *t) {
         t->ctx = NULL;
     }
     t->state = CIO__FREE;
+}
+
+/* Marks t's handle free and unclaimed, and counts it off the loop. */
+static inline void cio__task_retire(cio_loop *L, cio_task *t) {
+    cio__task_mark_free(t);
     t->watcher = NULL;
     L->handles--;
 }
@@ -335,11 +340,7 @@ void cio__task_release(cio_loop *L, cio_task *t);
  * so the gather tells the handles it released by their state. One store
  * less per task, for the gather of a spawn storm is bound by stores. */
 static inline void cio__task_release_to(cio_task *t, cio__task_list *list) {
-    if (cio__unlikely(t->flags & CIO__HAS_EXTRA)) {
-        cio__task_free_extra(t);
-        t->ctx = NULL;
-    }
-    t->state = CIO__FREE;
+    cio__task_mark_free(t);
     t->next = list->head;
     list->head = t;
     if (!list->tail)

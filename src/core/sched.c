@@ -59,22 +59,6 @@ static inline void do_switch(cio_loop *L, cio__ctx *from, cio_task *to, bool dyi
 
 static void task_entry(void);
 
-/* Ends t, which never ran, with code. */
-static void end_unstarted(cio_loop *L, cio_task *t, int code) {
-    if (!(t->flags & CIO__HAS_EXTRA))
-        t->ctx = NULL; /* was its argument: a new task has no context variables */
-    cio__task_complete(L, t, code);
-}
-
-static void task_fail_early(cio_loop *L, cio_task *t, int code, const char *msg) {
-    cio__extra *x = cio__task_extra(t);
-    if (x && !x->errmsg)
-        x->errmsg = cio__malloc(256);
-    if (x && x->errmsg)
-        snprintf(x->errmsg, 256, "%s", msg);
-    end_unstarted(L, t, code);
-}
-
 /* The body sits under the stack descriptor (and the stack's colour offset,
  * see stack.c), on its own cache line; the task's frames start below it. */
 static inline cio__body *body_of(cio__stack *s) {
@@ -90,6 +74,21 @@ static inline void *take_arg(cio_task *t) {
         return arg;
     }
     return t->extra->arg;
+}
+
+/* Ends t, which never ran, with code. */
+static void end_unstarted(cio_loop *L, cio_task *t, int code) {
+    (void)take_arg(t); /* its word must read as its context variables (none) */
+    cio__task_complete(L, t, code);
+}
+
+static void task_fail_early(cio_loop *L, cio_task *t, int code, const char *msg) {
+    cio__extra *x = cio__task_extra(t);
+    if (x && !x->errmsg)
+        x->errmsg = cio__malloc(256);
+    if (x && x->errmsg)
+        snprintf(x->errmsg, 256, "%s", msg);
+    end_unstarted(L, t, code);
 }
 
 /* Makes b the body of t, which has never run: what is the task's own
@@ -354,14 +353,20 @@ static int64_t park_deadline(const cio_task *t, int64_t own) {
     return own;
 }
 
+/* Arms t's timer for deadline. The heap holds bodies, and a body learns
+ * its task here, the one place that needs it. */
+static int arm_timer(cio_loop *L, cio_task *t, int64_t deadline) {
+    t->body->task = t;
+    return cio__timer_arm(L, t->body, deadline);
+}
+
 /* A park with a deadline or inside a scope: arms a timer for the earliest
  * deadline and cancels it after the wake. */
 static __attribute__((noinline)) int park_timed(cio_loop *L, cio_task *t, int64_t deadline) {
     cio__body *b = t->body;
     int64_t d = park_deadline(t, deadline);
     b->own_deadline = deadline;
-    b->task = t; /* for the timer, which holds the body */
-    if (d != CIO_FOREVER && cio__timer_arm(L, b, d) < 0)
+    if (d != CIO_FOREVER && arm_timer(L, t, d) < 0)
         return cio_seterr(-ENOMEM, "cannot arm a timer: out of memory");
     t->state = CIO__PARKED;
     b->wake = 0; /* what cio__wake_parked hands over */
@@ -412,8 +417,7 @@ void cio__park_retime(cio_loop *L, cio_task *t) {
             cio__timer_cancel(L, b);
         return;
     }
-    b->task = t; /* for the timer, which holds the body */
-    if (cio__timer_arm(L, b, d) < 0)
+    if (arm_timer(L, t, d) < 0)
         cio__unpark(L, t, -ENOMEM); /* never wake late: wake now, failed */
 }
 

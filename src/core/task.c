@@ -19,14 +19,18 @@
 void (*cio__ctx_inherit_hook)(void **child, void *parent_value);
 void (*cio__ctx_release_hook)(void *value);
 
+/* Where the context variables of t, which has started (or has an extra),
+ * are (see struct cio_task). */
+static inline void **ctx_slot_of(cio_task *t) {
+    return (t->flags & CIO__HAS_EXTRA) ? &t->extra->ctxvars : &t->ctx;
+}
+
 /* A task that has not started has no word for context variables unless it
- * has an extra (see struct cio_task). */
+ * has an extra. */
 void **cio__task_ctx_slot(cio_task *t) {
-    if (!t)
+    if (!t || (t->state == CIO__NEW && !(t->flags & CIO__HAS_EXTRA)))
         return NULL;
-    if (t->flags & CIO__HAS_EXTRA)
-        return &t->extra->ctxvars;
-    return t->state == CIO__NEW ? NULL : &t->ctx;
+    return ctx_slot_of(t);
 }
 
 void *cio__task_ctx(const cio_task *t) {
@@ -133,9 +137,8 @@ static cio_task *spawn_failed(int code, const char *msg) {
 /* A handle taken for a spawn that then failed goes back, free. */
 static void give_back(cio_loop *L, cio_task *t) {
     if (t->flags & CIO__HAS_EXTRA)
-        cio__free(t->extra);
+        cio__task_free_extra(t);
     t->state = CIO__FREE;
-    t->flags = 0;
     t->next = L->free_tasks;
     L->free_tasks = t;
 }
@@ -156,9 +159,8 @@ static __attribute__((noinline)) bool share_ctx(cio_task *t, void *parent_ctx) {
 /* Queues t, new, to run (it stays CIO__NEW until it first runs), sharing
  * the spawner's context variables; or gives it back and fails. */
 static inline cio_task *enqueue_new(cio_loop *L, cio_task *t) {
-    cio_task *parent = L->cur; /* running, so its word is its context (see struct cio_task) */
-    void *parent_ctx = !parent ? NULL
-                       : (parent->flags & CIO__HAS_EXTRA) ? parent->extra->ctxvars : parent->ctx;
+    cio_task *parent = L->cur; /* running, so it has a word for its context */
+    void *parent_ctx = parent ? *ctx_slot_of(parent) : NULL;
     if (cio__unlikely(parent_ctx != NULL) && !share_ctx(t, parent_ctx)) {
         give_back(L, t);
         return spawn_failed(-ENOMEM, "cio_spawn: out of memory");
