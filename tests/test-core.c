@@ -1,6 +1,7 @@
 /* Tests of the core: tasks, cancellation, shields, gather, as_completed,
  * wait_any, wait_for, groups, errors and the loop itself. Timing tests run
  * on the virtual clock and assert exact times and orders. */
+#include <cio/sync.h>
 #include <cio/test.h>
 
 #include "core/internal.h"
@@ -742,6 +743,197 @@ CIO_TEST(gather_rejects_a_task_listed_twice) {
     cio_task *ts[2] = {t, t};
     CIO_ASSERT_EQ(cio_gather(ts, 2, NULL), -EINVAL);
     CIO_ASSERT_EQ(cio_join(t), 0); /* nothing was released */
+}
+
+/* ---- a gather of more children than one claiming window (wait.c) ---- */
+
+/* Three windows and a few more. */
+#define MANY ((size_t)3 * CIO__GATHER_WINDOW + 5)
+
+static int many_ran;
+static int index_or_every_thousandth_fails(void *arg) {
+    long i = (long)(intptr_t)arg;
+    many_ran++;
+    if (i % 1000 == 999)
+        return cio_seterr(-EIO, "task %ld failed", i);
+    return (int)i;
+}
+
+static int sleep_then_index(void *arg) {
+    return cio_sleep(CIO_SEC) == 0 ? (int)(intptr_t)arg : -1;
+}
+
+static int return_index(void *arg) { return (int)(intptr_t)arg; }
+
+/* Window by window, a gather still returns every status in input order and
+ * the first failure's message, with children that never ran before it
+ * (the first half) and children already asleep (the second). */
+CIO_TEST_VCLOCK(gather_of_several_windows_keeps_input_order) {
+    cio_task **ts = malloc(MANY * sizeof *ts);
+    int *st = malloc(MANY * sizeof *st);
+    CIO_ASSERT(ts && st);
+    many_ran = 0;
+    for (size_t i = MANY / 2; i < MANY; i++)
+        ts[i] = cio_spawn(sleep_then_index, (void *)(intptr_t)i);
+    CIO_ASSERT_EQ(cio_yield(), 0); /* the second half is asleep now */
+    for (size_t i = 0; i < MANY / 2; i++)
+        ts[i] = cio_spawn(index_or_every_thousandth_fails, (void *)(intptr_t)i);
+    int64_t t0 = cio_now();
+    CIO_ASSERT_EQ(cio_gather(ts, MANY, st), -EIO);
+    CIO_ASSERT_EQ(cio_now() - t0, CIO_SEC);
+    CIO_ASSERT(strstr(cio_errmsg(), "task 999 failed") != NULL);
+    CIO_ASSERT_EQ(many_ran, (int)(MANY / 2));
+    size_t wrong = 0;
+    for (size_t i = 0; i < MANY; i++)
+        wrong += st[i] != (i < MANY / 2 && i % 1000 == 999 ? -EIO : (int)i);
+    CIO_ASSERT_EQ(wrong, 0);
+    free(ts);
+    free(st);
+}
+
+static cio_task **claimed_ts;
+static bool claim_seen_right;
+
+/* At index i of the second window: claimed itself, the window after it
+ * not yet. */
+static int check_claims(void *arg) {
+    size_t i = (size_t)(intptr_t)arg;
+    claim_seen_right = claimed_ts[i]->watcher != NULL &&
+                       claimed_ts[i + CIO__GATHER_WINDOW]->watcher == NULL;
+    return 0;
+}
+
+static int return_zero(void *arg) {
+    (void)arg;
+    return 0;
+}
+
+/* The gather claims a window just before it runs, so that a spawn storm's
+ * handles are claimed while in the cache, not in a pass of their own. */
+CIO_TEST(gather_claims_each_window_just_before_it_runs) {
+    cio_task **ts = malloc(MANY * sizeof *ts);
+    CIO_ASSERT(ts);
+    size_t probe = CIO__GATHER_WINDOW + 7;
+    for (size_t i = 0; i < MANY; i++)
+        ts[i] = cio_spawn(i == probe ? check_claims : return_zero, (void *)(intptr_t)i);
+    claimed_ts = ts;
+    claim_seen_right = false;
+    CIO_ASSERT_EQ(cio_gather(ts, MANY, NULL), 0);
+    CIO_ASSERT(claim_seen_right);
+    free(ts);
+}
+
+static int wait_event(void *arg) { return cio_event_wait(arg) == 0 ? 5 : -1; }
+
+/* Another task awaits t (claims it) until the event is set. */
+static int join_it(void *arg) { return cio_join(arg); }
+
+/* A bad handle in a later window, found after the first windows ran: the
+ * gather fails as if at once, and every other task is still there to be
+ * collected, with its result and name, including those it had collected
+ * and released meanwhile. */
+CIO_TEST(gather_refused_in_a_later_window_undoes_every_claim) {
+    const char *why[] = {"is NULL", "appears twice", "already being awaited"};
+    for (int k = 0; k < 3; k++) {
+        cio_task **ts = malloc(MANY * sizeof *ts);
+        CIO_ASSERT(ts);
+        cio_event ev;
+        cio_event_init(&ev);
+        cio_task *busy = cio_spawn(wait_event, &ev);
+        cio_task *joiner = cio_spawn(join_it, busy); /* runs first: claims busy */
+        size_t bad = 2 * CIO__GATHER_WINDOW + 5;
+        for (size_t i = 0; i < MANY; i++) /* none has run before the gather */
+            ts[i] = cio_spawn(i == 2 ? wait_event : return_index,
+                              i == 2 ? (void *)&ev : (void *)(intptr_t)i);
+        cio_task *named = ts[1]; /* its release would free its name */
+        CIO_ASSERT_EQ(cio_task_set_name(named, "named"), 0);
+        cio_task *parked = ts[2]; /* waits while claimed */
+        cio_task *extra = ts[bad];
+        ts[bad] = k == 0 ? NULL : k == 1 ? ts[3] : busy;
+        CIO_ASSERT_EQ(cio_gather(ts, MANY, NULL), k == 2 ? -EBUSY : -EINVAL);
+        char want[64];
+        snprintf(want, sizeof want, "task %zu %s", bad, why[k]);
+        if (k == 2)
+            snprintf(want, sizeof want, "task %zu ('", bad);
+        CIO_ASSERT(strstr(cio_errmsg(), want) != NULL);
+        CIO_ASSERT(strstr(cio_errmsg(), why[k]) != NULL);
+        CIO_ASSERT_STREQ(cio_task_name(named), "named");
+        cio_event_set(&ev);
+        size_t wrong = 0;
+        for (size_t i = 0; i < MANY; i++)
+            if (i != bad && i != 2)
+                wrong += cio_join(ts[i]) != (int)i;
+        CIO_ASSERT_EQ(wrong, 0);
+        CIO_ASSERT_EQ(cio_join(parked), 5);
+        CIO_ASSERT_EQ(cio_join(extra), (int)bad);
+        CIO_ASSERT_EQ(cio_join(joiner), 5);
+        free(ts);
+    }
+}
+
+struct windows_job {
+    cio_task **ts;
+    int *st;
+    cio_scope *scope; /* the gather's timeout scope, or NULL */
+    int rc;
+    bool timeout_hit;
+};
+
+static struct windows_job *windows_job;
+static cio_task *windows_gatherer;
+
+/* In the first window: cancels the gathering task, or moves its timeout
+ * scope's deadline to now. */
+static int interrupt_gatherer(void *arg) {
+    if (windows_job->scope)
+        cio_timeout_reschedule(windows_job->scope, cio_now());
+    else
+        cio_cancel(windows_gatherer);
+    return (int)(intptr_t)arg;
+}
+
+static int gather_windows(void *arg) {
+    struct windows_job *j = arg;
+    if (j->scope) {
+        cio_timeout_begin(j->scope, CIO_SEC);
+        j->rc = cio_gather(j->ts, MANY, j->st);
+        j->timeout_hit = cio_timeout_end(j->scope) == -ETIMEDOUT;
+    } else {
+        j->rc = cio_gather(j->ts, MANY, j->st);
+    }
+    return 0;
+}
+
+/* Interrupted between windows (cancelled, or its scope's deadline moved to
+ * now by a child), a gather claims the windows left and takes them down
+ * too: the children that never ran never will. */
+CIO_TEST(gather_interrupted_between_windows_cancels_the_unclaimed_too) {
+    for (int k = 0; k < 2; k++) {
+        struct windows_job j = {malloc(MANY * sizeof(cio_task *)), malloc(MANY * sizeof(int)),
+                                NULL, 0, false};
+        cio_scope scope;
+        CIO_ASSERT(j.ts && j.st);
+        if (k == 1)
+            j.scope = &scope;
+        windows_job = &j;
+        many_ran = 0;
+        windows_gatherer = cio_spawn(gather_windows, &j);
+        for (size_t i = 0; i < MANY; i++)
+            j.ts[i] = cio_spawn(i == 5 ? interrupt_gatherer : index_or_every_thousandth_fails,
+                                (void *)(intptr_t)i);
+        CIO_ASSERT_EQ(cio_join(windows_gatherer), 0);
+        CIO_ASSERT_EQ(j.rc, k == 0 ? -ECANCELED : -ETIMEDOUT);
+        CIO_ASSERT_EQ(j.timeout_hit, k == 1);
+        CIO_ASSERT_EQ(many_ran, CIO__GATHER_WINDOW - 1); /* the first window, but task 5 */
+        size_t wrong = 0;
+        for (size_t i = 0; i < MANY; i++) {
+            int want = i >= CIO__GATHER_WINDOW ? -ECANCELED : i % 1000 == 999 ? -EIO : (int)i;
+            wrong += j.st[i] != want;
+        }
+        CIO_ASSERT_EQ(wrong, 0);
+        free(j.ts);
+        free(j.st);
+    }
 }
 
 CIO_TEST_VCLOCK(gather_honours_timeout_scope) {

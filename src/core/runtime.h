@@ -283,6 +283,12 @@ void cio__park_retime(cio_loop *L, cio_task *t);
  * opposed to an enclosing scope's): no wake value can be INT_MIN. */
 #define CIO__DEADLINE INT32_MIN
 int cio__park_raw(int64_t deadline);
+/* Queues the running task right behind after, which is queued (new or
+ * ready), and lets the tasks ahead of it run: it runs again once after
+ * has had its turn. Returns 0, or at once what interrupts it. */
+int cio__yield_behind(cio_task *after);
+/* A gather claims its children this many at a time (wait.c). */
+#define CIO__GATHER_WINDOW 2048
 
 /* task.c */
 typedef struct cio__task_list {

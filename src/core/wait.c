@@ -6,10 +6,23 @@
 
 void cio__cancel_and_wait(cio_task *t);
 
+/* Undoes w's claims on ts[0..n). A task w released meanwhile (a gather
+ * releases children that end well while it still claims the others) reads
+ * as ended again, its result kept for whoever collects it. */
 static void unwatch_all(cio_task **ts, size_t n, cio__watcher *w) {
     for (size_t i = 0; i < n; i++)
-        if (ts[i]->watcher == w)
+        if (ts[i]->watcher == w) {
+            if (ts[i]->state == CIO__FREE)
+                ts[i]->state = CIO__DONE;
             ts[i]->watcher = NULL;
+        }
+}
+
+static bool listed_before(cio_task **ts, size_t i, const cio_task *t) {
+    for (size_t j = 0; j < i; j++)
+        if (ts[j] == t)
+            return true;
+    return false;
 }
 
 /* Says why task i cannot be claimed by w (it failed one of the checks),
@@ -18,12 +31,14 @@ static int refuse_claim(cio_task **ts, size_t i, cio__watcher *w, cio_task *self
                         const char *fn) {
     cio_task *t = ts[i];
     int rc;
-    if (!t || t->state == CIO__FREE)
-        rc = cio_seterr(-EINVAL, "%s: task %zu is NULL or already released", fn, i);
+    if (!t)
+        rc = cio_seterr(-EINVAL, "%s: task %zu is NULL", fn, i);
+    else if (listed_before(ts, i, t))
+        rc = cio_seterr(-EINVAL, "%s: task %zu appears twice", fn, i);
+    else if (t->state == CIO__FREE)
+        rc = cio_seterr(-EINVAL, "%s: task %zu is already released", fn, i);
     else if (t == self)
         rc = cio_seterr(-EDEADLK, "%s: a task cannot wait for itself", fn);
-    else if (t->watcher == w)
-        rc = cio_seterr(-EINVAL, "%s: task %zu appears twice", fn, i);
     else
         rc = cio_seterr(-EBUSY, "%s: task %zu ('%s') is already being awaited", fn, i,
                         cio_task_name(t));
@@ -31,21 +46,25 @@ static int refuse_claim(cio_task **ts, size_t i, cio__watcher *w, cio_task *self
     return rc;
 }
 
-/* Checks every handle and sets w as the watcher of each task (a finished
- * one too: the watcher is the claim that keeps a second awaiter off), in
- * one pass (a gather of a million tasks touches each handle once here). On a
- * bad handle, undoes what it set and fails. Returns the number unfinished. */
-static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) {
+static int claim_checks(cio_task **ts, size_t n, const char *fn) {
     int rc = cio__check_in_task(fn);
     if (rc < 0)
         return rc;
     if (n && !ts)
         return cio_seterr(-EINVAL, "%s: task array is NULL", fn);
-    cio_task *self = cio__task();
+    return 0;
+}
+
+/* Checks the handles ts[from..to) and sets w as the watcher of each task
+ * (a finished one too: the watcher is the claim that keeps a second
+ * awaiter off), in one pass. On a bad handle, undoes every claim of w on
+ * ts[0..i) and fails. Returns the number unfinished. */
+static long watch_range(cio_task **ts, size_t from, size_t to, cio__watcher *w, cio_task *self,
+                        const char *fn) {
     long watched = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = from; i < to; i++) {
         cio_task *t = ts[i];
-        if (i + 48 < n)
+        if (i + 48 < to)
             __builtin_prefetch(ts[i + 48], 1);
         if (cio__unlikely(!t || t->watcher || t->state == CIO__FREE || t == self))
             return refuse_claim(ts, i, w, self, fn);
@@ -58,24 +77,46 @@ static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) 
     return watched;
 }
 
+/* watch_range over all of ts, after the checks of the call itself. */
+static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) {
+    int rc = claim_checks(ts, n, fn);
+    if (rc < 0)
+        return rc;
+    return watch_range(ts, 0, n, w, cio__task(), fn);
+}
+
 /* ---- gather ---- */
 
 /* A child that ends well is collected at once, while its handle is still
  * in the cache from running it: its status is stored and its handle
  * released (onto the gather's own list, reused only once the gather
  * returns), so a gather of a million tasks does not walk them all again
- * afterwards. A child that fails is held to the end, for its message. */
+ * afterwards. A child that fails is held to the end, for its message.
+ *
+ * The gather claims its children a window at a time, each window just
+ * before it runs: it claims the first, queues itself behind the last task
+ * of the window and claims the next when its turn comes. Tasks spawned in
+ * a row run in a row, so the children of a spawn storm are claimed while
+ * their handles are in the cache for running them, not in a pass of its
+ * own over all of them (a million: 40 MB that the caches lost since the
+ * spawns). A bad handle in a later window still undoes every claim; the
+ * children released by then read as ended again. */
+
 struct gather {
     cio__watcher base;
-    size_t pending;
+    size_t pending;           /* unfinished claimed children, +1 while claiming */
     size_t held;              /* ended but not yet collected */
     cio_task *waiter;
     int *status;
     cio__task_list released;
+    bool claiming;            /* windows remain: a child with an extra is held */
 };
 
 static __attribute__((noinline)) void gather_done_rare(struct gather *g, cio_task *t, int r) {
-    if (r < 0)
+    /* While later windows may yet fail to be claimed, a child whose
+     * release would free its extra (name, message) is held, so that
+     * undoing the claims could give it back whole. */
+    if (r < 0 || (g->claiming && (t->flags & CIO__HAS_EXTRA)))
         g->held++;
     else
         cio__task_release_to(t, &g->released);
@@ -95,6 +136,33 @@ static void gather_done(cio__watcher *w, cio_task *t, int index) {
     }
     cio__task_release_to(t, &g->released);
     g->pending--;
+}
+
+/* Claims all n children, window by window (see above). Returns 0, or a
+ * refusal with every claim undone. *interrupted gets what interrupted a
+ * wait between windows (cancellation, a scope's deadline); the remaining
+ * windows are then claimed at once, so that all the children go down
+ * with the gather. */
+static int gather_claim(struct gather *g, cio_task **ts, size_t n, int *interrupted) {
+    g->pending = 1; /* the claiming: no child's end wakes the gather before it waits */
+    g->claiming = n > CIO__GATHER_WINDOW;
+    for (size_t from = 0; from < n;) {
+        if (from > 0 && *interrupted == 0) {
+            cio_task *last = ts[from - 1];
+            if (last->state == CIO__NEW || last->state == CIO__READY) /* queued */
+                *interrupted = cio__yield_behind(last);
+        }
+        size_t to = n - from > CIO__GATHER_WINDOW ? from + CIO__GATHER_WINDOW : n;
+        long watched = watch_range(ts, from, to, &g->base, g->waiter, "cio_gather");
+        if (watched < 0)
+            return (int)watched;
+        g->pending += (size_t)watched;
+        g->held += to - from - (size_t)watched;
+        from = to;
+    }
+    g->claiming = false;
+    g->pending--;
+    return 0;
 }
 
 /* Collects the children still held (failed, or ended before the gather):
@@ -122,13 +190,13 @@ static int gather_collect(struct gather *g, cio_task **ts, size_t n) {
 }
 
 CIO__JUMP_RETURN(int, cio_gather)(cio_task **ts, size_t n, int *status) {
-    struct gather g = {{gather_done}, 0, 0, cio__task(), status, {NULL, NULL}};
-    long watched = watch_all(ts, n, &g.base, "cio_gather");
-    if (watched < 0)
-        return (int)watched;
-    g.pending = (size_t)watched;
-    g.held = n - (size_t)watched;
-    int rc = 0;
+    int rc = claim_checks(ts, n, "cio_gather");
+    if (rc < 0)
+        return rc;
+    struct gather g = {{gather_done}, 0, 0, cio__task(), status, {NULL, NULL}, false};
+    int refused = gather_claim(&g, ts, n, &rc);
+    if (refused < 0)
+        return refused;
     while (g.pending && rc == 0)
         rc = cio__park(CIO_FOREVER);
     if (g.pending) { /* interrupted: the children go down with us */
