@@ -763,7 +763,7 @@ static int sleep_then_index(void *arg) {
     return cio_sleep(CIO_SEC) == 0 ? (int)(intptr_t)arg : -1;
 }
 
-static int return_index(void *arg) { return (int)(intptr_t)arg; }
+static int return_twice_index(void *arg) { return 2 * (int)(intptr_t)arg; }
 
 /* Window by window, a gather still returns every status in input order and
  * the first failure's message, with children that never ran before it
@@ -834,40 +834,43 @@ static int join_it(void *arg) { return cio_join(arg); }
  * and released meanwhile. */
 CIO_TEST(gather_refused_in_a_later_window_undoes_every_claim) {
     const char *why[] = {"is NULL", "appears twice", "already being awaited"};
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 6; k++) { /* each refusal, without and with a status array */
+        int r = k / 2;
         cio_task **ts = malloc(MANY * sizeof *ts);
-        CIO_ASSERT(ts);
+        int *st = k % 2 ? malloc(MANY * sizeof *st) : NULL;
+        CIO_ASSERT(ts && (st || k % 2 == 0));
         cio_event ev;
         cio_event_init(&ev);
         cio_task *busy = cio_spawn(wait_event, &ev);
         cio_task *joiner = cio_spawn(join_it, busy); /* runs first: claims busy */
         size_t bad = 2 * CIO__GATHER_WINDOW + 5;
         for (size_t i = 0; i < MANY; i++) /* none has run before the gather */
-            ts[i] = cio_spawn(i == 2 ? wait_event : return_index,
+            ts[i] = cio_spawn(i == 2 ? wait_event : return_twice_index,
                               i == 2 ? (void *)&ev : (void *)(intptr_t)i);
         cio_task *named = ts[1]; /* its release would free its name */
         CIO_ASSERT_EQ(cio_task_set_name(named, "named"), 0);
         cio_task *parked = ts[2]; /* waits while claimed */
         cio_task *extra = ts[bad];
-        ts[bad] = k == 0 ? NULL : k == 1 ? ts[3] : busy;
-        CIO_ASSERT_EQ(cio_gather(ts, MANY, NULL), k == 2 ? -EBUSY : -EINVAL);
+        ts[bad] = r == 0 ? NULL : r == 1 ? ts[3] : busy;
+        CIO_ASSERT_EQ(cio_gather(ts, MANY, st), r == 2 ? -EBUSY : -EINVAL);
         char want[64];
-        snprintf(want, sizeof want, "task %zu %s", bad, why[k]);
-        if (k == 2)
+        snprintf(want, sizeof want, "task %zu %s", bad, why[r]);
+        if (r == 2)
             snprintf(want, sizeof want, "task %zu ('", bad);
         CIO_ASSERT(strstr(cio_errmsg(), want) != NULL);
-        CIO_ASSERT(strstr(cio_errmsg(), why[k]) != NULL);
+        CIO_ASSERT(strstr(cio_errmsg(), why[r]) != NULL);
         CIO_ASSERT_STREQ(cio_task_name(named), "named");
         cio_event_set(&ev);
         size_t wrong = 0;
         for (size_t i = 0; i < MANY; i++)
             if (i != bad && i != 2)
-                wrong += cio_join(ts[i]) != (int)i;
+                wrong += cio_join(ts[i]) != 2 * (int)i;
         CIO_ASSERT_EQ(wrong, 0);
         CIO_ASSERT_EQ(cio_join(parked), 5);
-        CIO_ASSERT_EQ(cio_join(extra), (int)bad);
+        CIO_ASSERT_EQ(cio_join(extra), 2 * (int)bad);
         CIO_ASSERT_EQ(cio_join(joiner), 5);
         free(ts);
+        free(st);
     }
 }
 

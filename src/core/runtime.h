@@ -223,7 +223,7 @@ struct cio_loop {
     pthread_mutex_t post_lock;
     cio__post *posted;
     atomic_int holds;
-    size_t alive;             /* spawned and not finished */
+    size_t alive;             /* spawned and not finished (see cio__gather_ended) */
     size_t handles;           /* tasks not yet released */
     uint64_t next_id;
     cio_task *free_tasks;
@@ -299,17 +299,34 @@ void cio__task_drop_ctx(cio_task *t);
 void cio__task_ended_detached(cio_loop *L, cio_task *t);
 void cio__task_free_extra(cio_task *t);
 
-/* t has ended with result: its awaiter, if any, hears of it at once (and
- * may release t); a detached task is released, its failure reported. */
-static inline void cio__task_complete(cio_loop *L, cio_task *t, int result) {
-    int index = t->result; /* the watcher's, until now */
+/* The bookkeeping of t's end: its result kept, its body gone, one task
+ * fewer alive. */
+static inline void cio__task_end(cio_loop *L, cio_task *t, int result) {
     t->result = result;
     t->state = CIO__DONE;
     t->body = NULL;
     L->alive--;
+}
+
+/* A gather's watcher (wait.c): done for a child after that bookkeeping,
+ * ended for a plain child instead of it. */
+void cio__gather_done(cio__watcher *w, cio_task *t, int index);
+void cio__gather_ended(cio__watcher *w, cio_task *t, int index, int result);
+
+/* t has ended with result: its awaiter, if any, hears of it at once (and
+ * may release t); a detached task is released, its failure reported. */
+static inline void cio__task_complete(cio_loop *L, cio_task *t, int result) {
+    int index = t->result; /* the watcher's, until now */
+    cio__watcher *w = t->watcher;
+    /* A plain child of a gather (its word NULL: no context variables, no
+     * extra) skips the bookkeeping when the gather releases it at once. */
+    if (w && w->done == cio__gather_done && t->ctx == NULL) {
+        cio__gather_ended(w, t, index, result);
+        return;
+    }
+    cio__task_end(L, t, result);
     if (cio__unlikely(t->ctx != NULL)) /* context variables, or extra (holding them) */
         cio__task_drop_ctx(t);
-    cio__watcher *w = t->watcher;
     /* The watcher stays set: the task is still claimed by its awaiter until
      * that awaiter collects it or lets it go, so a second awaiter cannot
      * collect it in between (-EBUSY). */

@@ -6,16 +6,11 @@
 
 void cio__cancel_and_wait(cio_task *t);
 
-/* Undoes w's claims on ts[0..n). A task w released meanwhile (a gather
- * releases children that end well while it still claims the others) reads
- * as ended again, its result kept for whoever collects it. */
+/* Undoes w's claims on ts[0..n). */
 static void unwatch_all(cio_task **ts, size_t n, cio__watcher *w) {
     for (size_t i = 0; i < n; i++)
-        if (ts[i]->watcher == w) {
-            if (ts[i]->state == CIO__FREE)
-                ts[i]->state = CIO__DONE;
+        if (ts[i]->watcher == w)
             ts[i]->watcher = NULL;
-        }
 }
 
 static bool listed_before(cio_task **ts, size_t i, const cio_task *t) {
@@ -25,25 +20,19 @@ static bool listed_before(cio_task **ts, size_t i, const cio_task *t) {
     return false;
 }
 
-/* Says why task i cannot be claimed by w (it failed one of the checks),
- * then undoes the claims made before it. */
-static int refuse_claim(cio_task **ts, size_t i, cio__watcher *w, cio_task *self,
-                        const char *fn) {
+/* Says why task i cannot be claimed by w (it failed one of the checks). */
+static int refuse_claim(cio_task **ts, size_t i, cio_task *self, const char *fn) {
     cio_task *t = ts[i];
-    int rc;
     if (!t)
-        rc = cio_seterr(-EINVAL, "%s: task %zu is NULL", fn, i);
-    else if (listed_before(ts, i, t))
-        rc = cio_seterr(-EINVAL, "%s: task %zu appears twice", fn, i);
-    else if (t->state == CIO__FREE)
-        rc = cio_seterr(-EINVAL, "%s: task %zu is already released", fn, i);
-    else if (t == self)
-        rc = cio_seterr(-EDEADLK, "%s: a task cannot wait for itself", fn);
-    else
-        rc = cio_seterr(-EBUSY, "%s: task %zu ('%s') is already being awaited", fn, i,
-                        cio_task_name(t));
-    unwatch_all(ts, i, w);
-    return rc;
+        return cio_seterr(-EINVAL, "%s: task %zu is NULL", fn, i);
+    if (listed_before(ts, i, t))
+        return cio_seterr(-EINVAL, "%s: task %zu appears twice", fn, i);
+    if (t->state == CIO__FREE)
+        return cio_seterr(-EINVAL, "%s: task %zu is already released", fn, i);
+    if (t == self)
+        return cio_seterr(-EDEADLK, "%s: a task cannot wait for itself", fn);
+    return cio_seterr(-EBUSY, "%s: task %zu ('%s') is already being awaited", fn, i,
+                      cio_task_name(t));
 }
 
 static int claim_checks(cio_task **ts, size_t n, const char *fn) {
@@ -57,17 +46,20 @@ static int claim_checks(cio_task **ts, size_t n, const char *fn) {
 
 /* Checks the handles ts[from..to) and sets w as the watcher of each task
  * (a finished one too: the watcher is the claim that keeps a second
- * awaiter off), in one pass. On a bad handle, undoes every claim of w on
- * ts[0..i) and fails. Returns the number unfinished. */
+ * awaiter off), in one pass. Returns the number unfinished, or the
+ * refusal of the bad handle at *bad (the caller undoes the claims before
+ * it). */
 static long watch_range(cio_task **ts, size_t from, size_t to, cio__watcher *w, cio_task *self,
-                        const char *fn) {
+                        const char *fn, size_t *bad) {
     long watched = 0;
     for (size_t i = from; i < to; i++) {
         cio_task *t = ts[i];
         if (i + 48 < to)
             __builtin_prefetch(ts[i + 48], 1);
-        if (cio__unlikely(!t || t->watcher || t->state == CIO__FREE || t == self))
-            return refuse_claim(ts, i, w, self, fn);
+        if (cio__unlikely(!t || t->watcher || t->state == CIO__FREE || t == self)) {
+            *bad = i;
+            return refuse_claim(ts, i, self, fn);
+        }
         t->watcher = w; /* claimed, finished or not (see cio__task_complete) */
         if (t->state != CIO__DONE) {
             t->result = (int)i; /* the index comes back to w->done */
@@ -77,21 +69,33 @@ static long watch_range(cio_task **ts, size_t from, size_t to, cio__watcher *w, 
     return watched;
 }
 
-/* watch_range over all of ts, after the checks of the call itself. */
+/* watch_range over all of ts, after the checks of the call itself; on a
+ * refusal, nothing stays claimed. */
 static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) {
     int rc = claim_checks(ts, n, fn);
     if (rc < 0)
         return rc;
-    return watch_range(ts, 0, n, w, cio__task(), fn);
+    size_t bad = 0;
+    long watched = watch_range(ts, 0, n, w, cio__task(), fn, &bad);
+    if (watched < 0)
+        unwatch_all(ts, bad, w);
+    return watched;
 }
 
 /* ---- gather ---- */
 
-/* A child that ends well is collected at once, while its handle is still
- * in the cache from running it: its status is stored and its handle
+/* A child that ends well is collected as it ends, while its handle is
+ * still in the cache from running it: its status is stored and its handle
  * released (onto the gather's own list, reused only once the gather
  * returns), so a gather of a million tasks does not walk them all again
  * afterwards. A child that fails is held to the end, for its message.
+ *
+ * Such a child skips the bookkeeping of an ending (cio__task_complete
+ * hands it to cio__gather_ended first): its handle goes from running to
+ * released without being marked done, its result goes straight to the
+ * status array, and the loop counts it off among the tasks alive when the
+ * gather returns. A spawn storm's gather is bound by stores, and these
+ * were four per child.
  *
  * The gather claims its children a window at a time, each window just
  * before it runs: it claims the first, queues itself behind the last task
@@ -109,6 +113,7 @@ struct gather {
     cio_task *waiter;
     int *status;
     cio__task_list released;
+    size_t released_ended;    /* of the released: those that ended the usual way */
     bool claiming;            /* windows remain: a child with an extra is held */
 };
 
@@ -116,26 +121,69 @@ static __attribute__((noinline)) void gather_done_rare(struct gather *g, cio_tas
     /* While later windows may yet fail to be claimed, a child whose
      * release would free its extra (name, message) is held, so that
      * undoing the claims could give it back whole. */
-    if (r < 0 || (g->claiming && (t->flags & CIO__HAS_EXTRA)))
+    if (r < 0 || (g->claiming && (t->flags & CIO__HAS_EXTRA))) {
         g->held++;
-    else
+    } else {
         cio__task_release_to(t, &g->released);
+        g->released_ended++;
+    }
     if (--g->pending == 0)
         cio__wake(g->waiter, 0);
 }
 
-/* Calls only in tail position, so the common case needs no frame. */
-static void gather_done(cio__watcher *w, cio_task *t, int index) {
+/* A child with context variables or an extra ends here, after the usual
+ * bookkeeping of its end. */
+void cio__gather_done(cio__watcher *w, cio_task *t, int index) {
     struct gather *g = (struct gather *)w;
     int r = t->result;
     if (g->status)
         g->status[index] = r;
-    if (cio__unlikely(r < 0 || (t->flags & CIO__HAS_EXTRA) || g->pending == 1)) {
-        gather_done_rare(g, t, r);
+    gather_done_rare(g, t, r);
+}
+
+/* Every other child ends here, before that bookkeeping (see above). */
+void cio__gather_ended(cio__watcher *w, cio_task *t, int index, int result) {
+    struct gather *g = (struct gather *)w;
+    if (g->status)
+        g->status[index] = result;
+    if (cio__unlikely(result < 0 || g->pending == 1 || !g->status)) {
+        cio__task_end(cio__tls_loop, t, result);
+        gather_done_rare(g, t, result);
         return;
     }
-    cio__task_release_to(t, &g->released);
+    t->state = CIO__FREE; /* cio__task_release_to, for a handle without an extra */
+    t->next = g->released.head;
+    g->released.head = t;
+    if (!g->released.tail)
+        g->released.tail = t;
     g->pending--;
+}
+
+/* Counts off the loop's live tasks the children released without the
+ * bookkeeping of their end: released ones, less those that had it. */
+static void gather_count_off(struct gather *g, size_t released) {
+    cio__tls_loop->alive -= released - g->released_ended;
+}
+
+/* After a refusal, undoes the gather's claims on ts[0..n): a child it
+ * released reads as ended again, with the result the status array has,
+ * for whoever collects it. */
+static void gather_unclaim(struct gather *g, cio_task **ts, size_t n) {
+    size_t released = 0;
+    for (size_t i = 0; i < n; i++) {
+        cio_task *t = ts[i];
+        if (t->watcher != &g->base)
+            continue;
+        if (t->state == CIO__FREE) {
+            if (g->status) /* else it had its bookkeeping, result and all */
+                t->result = g->status[i];
+            t->state = CIO__DONE;
+            t->body = NULL;
+            released++;
+        }
+        t->watcher = NULL;
+    }
+    gather_count_off(g, released);
 }
 
 /* Claims all n children, window by window (see above). Returns 0, or a
@@ -153,9 +201,12 @@ static int gather_claim(struct gather *g, cio_task **ts, size_t n, int *interrup
                 *interrupted = cio__yield_behind(last);
         }
         size_t to = n - from > CIO__GATHER_WINDOW ? from + CIO__GATHER_WINDOW : n;
-        long watched = watch_range(ts, from, to, &g->base, g->waiter, "cio_gather");
-        if (watched < 0)
+        size_t bad = 0;
+        long watched = watch_range(ts, from, to, &g->base, g->waiter, "cio_gather", &bad);
+        if (watched < 0) {
+            gather_unclaim(g, ts, bad);
             return (int)watched;
+        }
         g->pending += (size_t)watched;
         g->held += to - from - (size_t)watched;
         from = to;
@@ -185,6 +236,7 @@ static int gather_collect(struct gather *g, cio_task **ts, size_t n) {
         g->held--;
         cio__task_release(cio__tls_loop, t);
     }
+    gather_count_off(g, released);
     cio__task_recycle(cio__tls_loop, &g->released, released);
     return first;
 }
@@ -193,7 +245,7 @@ CIO__JUMP_RETURN(int, cio_gather)(cio_task **ts, size_t n, int *status) {
     int rc = claim_checks(ts, n, "cio_gather");
     if (rc < 0)
         return rc;
-    struct gather g = {{gather_done}, 0, 0, cio__task(), status, {NULL, NULL}, false};
+    struct gather g = {{cio__gather_done}, 0, 0, cio__task(), status, {NULL, NULL}, 0, false};
     int refused = gather_claim(&g, ts, n, &rc);
     if (refused < 0)
         return refused;
