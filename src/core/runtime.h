@@ -291,9 +291,6 @@ int cio__yield_behind(cio_task *after);
 #define CIO__GATHER_WINDOW 2048
 
 /* task.c */
-typedef struct cio__task_list {
-    cio_task *head, *tail;
-} cio__task_list;
 /* The rare parts of ending and releasing a task, out of line. */
 void cio__task_drop_ctx(cio_task *t);
 void cio__task_ended_detached(cio_loop *L, cio_task *t);
@@ -308,10 +305,45 @@ static inline void cio__task_end(cio_loop *L, cio_task *t, int result) {
     L->alive--;
 }
 
-/* A gather's watcher (wait.c): done for a child after that bookkeeping,
- * ended for a plain child instead of it. */
-void cio__gather_done(cio__watcher *w, cio_task *t, int index);
-void cio__gather_ended(cio__watcher *w, cio_task *t, int index, int result);
+typedef struct cio__task_list {
+    cio_task *head, *tail;
+} cio__task_list;
+
+/* The part of a gather (wait.c) that its plain children end into, inline
+ * in the loop that runs them. */
+typedef struct cio__gather_core {
+    cio__watcher base;
+    size_t pending;           /* unfinished claimed children, +1 while claiming */
+    int *status;
+    cio__task_list released;
+} cio__gather_core;
+
+/* A gather's watcher (wait.c): done for a child after that bookkeeping;
+ * ended for a plain child that cio__gather_end cannot release at once. */
+CIO__HIDDEN void cio__gather_done(cio__watcher *w, cio_task *t, int index);
+CIO__HIDDEN void cio__gather_ended(cio__watcher *w, cio_task *t, int index, int result);
+
+/* A plain child of gather w ended with result, and has had none of the
+ * bookkeeping of an end: if it ended well, the gather stores its status
+ * and releases it at once, onto the gather's own list (what
+ * cio__task_release_to does, for a handle without an extra), so the
+ * handle goes from running to released without being marked done; the
+ * gather counts it off the live tasks when it returns. A spawn storm's
+ * gather is bound by stores, and these were four per child. */
+static inline void cio__gather_end(cio__watcher *w, cio_task *t, int index, int result) {
+    cio__gather_core *g = (cio__gather_core *)w;
+    if (cio__unlikely(result < 0 || g->pending == 1 || !g->status)) {
+        cio__gather_ended(w, t, index, result);
+        return;
+    }
+    g->status[index] = result;
+    t->state = CIO__FREE;
+    t->next = g->released.head;
+    g->released.head = t;
+    if (!g->released.tail)
+        g->released.tail = t;
+    g->pending--;
+}
 
 /* t has ended with result: its awaiter, if any, hears of it at once (and
  * may release t); a detached task is released, its failure reported. */
@@ -321,7 +353,7 @@ static inline void cio__task_complete(cio_loop *L, cio_task *t, int result) {
     /* A plain child of a gather (its word NULL: no context variables, no
      * extra) skips the bookkeeping when the gather releases it at once. */
     if (w && w->done == cio__gather_done && t->ctx == NULL) {
-        cio__gather_ended(w, t, index, result);
+        cio__gather_end(w, t, index, result);
         return;
     }
     cio__task_end(L, t, result);

@@ -88,14 +88,9 @@ static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) 
  * still in the cache from running it: its status is stored and its handle
  * released (onto the gather's own list, reused only once the gather
  * returns), so a gather of a million tasks does not walk them all again
- * afterwards. A child that fails is held to the end, for its message.
- *
- * Such a child skips the bookkeeping of an ending (cio__task_complete
- * hands it to cio__gather_ended first): its handle goes from running to
- * released without being marked done, its result goes straight to the
- * status array, and the loop counts it off among the tasks alive when the
- * gather returns. A spawn storm's gather is bound by stores, and these
- * were four per child.
+ * afterwards. A child that fails is held to the end, for its message. A
+ * plain child (no context variables, no extra) skips even the
+ * bookkeeping of its end (cio__gather_end, runtime.h).
  *
  * The gather claims its children a window at a time, each window just
  * before it runs: it claims the first, queues itself behind the last task
@@ -107,12 +102,9 @@ static long watch_all(cio_task **ts, size_t n, cio__watcher *w, const char *fn) 
  * children released by then read as ended again. */
 
 struct gather {
-    cio__watcher base;
-    size_t pending;           /* unfinished claimed children, +1 while claiming */
+    cio__gather_core c;       /* pending, status, released (see runtime.h) */
     size_t held;              /* ended but not yet collected */
     cio_task *waiter;
-    int *status;
-    cio__task_list released;
     size_t released_ended;    /* of the released: those that ended the usual way */
     bool claiming;            /* windows remain: a child with an extra is held */
 };
@@ -124,10 +116,10 @@ static __attribute__((noinline)) void gather_done_rare(struct gather *g, cio_tas
     if (r < 0 || (g->claiming && (t->flags & CIO__HAS_EXTRA))) {
         g->held++;
     } else {
-        cio__task_release_to(t, &g->released);
+        cio__task_release_to(t, &g->c.released);
         g->released_ended++;
     }
-    if (--g->pending == 0)
+    if (--g->c.pending == 0)
         cio__wake(g->waiter, 0);
 }
 
@@ -136,27 +128,20 @@ static __attribute__((noinline)) void gather_done_rare(struct gather *g, cio_tas
 void cio__gather_done(cio__watcher *w, cio_task *t, int index) {
     struct gather *g = (struct gather *)w;
     int r = t->result;
-    if (g->status)
-        g->status[index] = r;
+    if (g->c.status)
+        g->c.status[index] = r;
     gather_done_rare(g, t, r);
 }
 
-/* Every other child ends here, before that bookkeeping (see above). */
+/* A plain child ends here when cio__gather_end cannot release it at once:
+ * it failed, it is the last, or there is no status array to hold its
+ * result. */
 void cio__gather_ended(cio__watcher *w, cio_task *t, int index, int result) {
     struct gather *g = (struct gather *)w;
-    if (g->status)
-        g->status[index] = result;
-    if (cio__unlikely(result < 0 || g->pending == 1 || !g->status)) {
-        cio__task_end(cio__tls_loop, t, result);
-        gather_done_rare(g, t, result);
-        return;
-    }
-    t->state = CIO__FREE; /* cio__task_release_to, for a handle without an extra */
-    t->next = g->released.head;
-    g->released.head = t;
-    if (!g->released.tail)
-        g->released.tail = t;
-    g->pending--;
+    if (g->c.status)
+        g->c.status[index] = result;
+    cio__task_end(cio__tls_loop, t, result);
+    gather_done_rare(g, t, result);
 }
 
 /* Counts off the loop's live tasks the children released without the
@@ -172,11 +157,11 @@ static void gather_unclaim(struct gather *g, cio_task **ts, size_t n) {
     size_t released = 0;
     for (size_t i = 0; i < n; i++) {
         cio_task *t = ts[i];
-        if (t->watcher != &g->base)
+        if (t->watcher != &g->c.base)
             continue;
         if (t->state == CIO__FREE) {
-            if (g->status) /* else it had its bookkeeping, result and all */
-                t->result = g->status[i];
+            if (g->c.status) /* else it had its bookkeeping, result and all */
+                t->result = g->c.status[i];
             t->state = CIO__DONE;
             t->body = NULL;
             released++;
@@ -192,7 +177,7 @@ static void gather_unclaim(struct gather *g, cio_task **ts, size_t n) {
  * windows are then claimed at once, so that all the children go down
  * with the gather. */
 static int gather_claim(struct gather *g, cio_task **ts, size_t n, int *interrupted) {
-    g->pending = 1; /* the claiming: no child's end wakes the gather before it waits */
+    g->c.pending = 1; /* the claiming: no child's end wakes the gather before it waits */
     g->claiming = n > CIO__GATHER_WINDOW;
     for (size_t from = 0; from < n;) {
         if (from > 0 && *interrupted == 0) {
@@ -202,17 +187,17 @@ static int gather_claim(struct gather *g, cio_task **ts, size_t n, int *interrup
         }
         size_t to = n - from > CIO__GATHER_WINDOW ? from + CIO__GATHER_WINDOW : n;
         size_t bad = 0;
-        long watched = watch_range(ts, from, to, &g->base, g->waiter, "cio_gather", &bad);
+        long watched = watch_range(ts, from, to, &g->c.base, g->waiter, "cio_gather", &bad);
         if (watched < 0) {
             gather_unclaim(g, ts, bad);
             return (int)watched;
         }
-        g->pending += (size_t)watched;
+        g->c.pending += (size_t)watched;
         g->held += to - from - (size_t)watched;
         from = to;
     }
     g->claiming = false;
-    g->pending--;
+    g->c.pending--;
     return 0;
 }
 
@@ -227,8 +212,8 @@ static int gather_collect(struct gather *g, cio_task **ts, size_t n) {
         if (t->state == CIO__FREE) /* released by gather_done */
             continue;
         int r = t->result;
-        if (g->status)
-            g->status[i] = r;
+        if (g->c.status)
+            g->c.status[i] = r;
         if (r < 0 && first == 0) {
             first = r;
             cio__errmsg_propagate(t);
@@ -237,7 +222,7 @@ static int gather_collect(struct gather *g, cio_task **ts, size_t n) {
         cio__task_release(cio__tls_loop, t);
     }
     gather_count_off(g, released);
-    cio__task_recycle(cio__tls_loop, &g->released, released);
+    cio__task_recycle(cio__tls_loop, &g->c.released, released);
     return first;
 }
 
@@ -245,19 +230,19 @@ CIO__JUMP_RETURN(int, cio_gather)(cio_task **ts, size_t n, int *status) {
     int rc = claim_checks(ts, n, "cio_gather");
     if (rc < 0)
         return rc;
-    struct gather g = {{cio__gather_done}, 0, 0, cio__task(), status, {NULL, NULL}, 0, false};
+    struct gather g = {{{cio__gather_done}, 0, status, {NULL, NULL}}, 0, cio__task(), 0, false};
     int refused = gather_claim(&g, ts, n, &rc);
     if (refused < 0)
         return refused;
-    while (g.pending && rc == 0)
+    while (g.c.pending && rc == 0)
         rc = cio__park(CIO_FOREVER);
-    if (g.pending) { /* interrupted: the children go down with us */
+    if (g.c.pending) { /* interrupted: the children go down with us */
         for (size_t i = 0; i < n; i++)
             if (ts[i]->state != CIO__FREE) /* not ended and released */
                 cio_cancel(ts[i]);
         cio_scope s;
         cio_shield_begin(&s, CIO_FOREVER);
-        while (g.pending)
+        while (g.c.pending)
             cio__park(CIO_FOREVER);
         cio_shield_end(&s);
     }
