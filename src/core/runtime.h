@@ -223,7 +223,7 @@ struct cio_loop {
     pthread_mutex_t post_lock;
     cio__post *posted;
     atomic_int holds;
-    size_t alive;             /* spawned and not finished (see cio__gather_ended) */
+    size_t alive;             /* spawned and not finished (gathers count late: cio__gather_end) */
     size_t handles;           /* tasks not yet released */
     uint64_t next_id;
     cio_task *free_tasks;

@@ -209,7 +209,7 @@ static int gather_collect(struct gather *g, cio_task **ts, size_t n) {
     int first = 0;
     for (size_t i = 0; i < n && g->held; i++) {
         cio_task *t = ts[i];
-        if (t->state == CIO__FREE) /* released by gather_done */
+        if (t->state == CIO__FREE) /* released as it ended */
             continue;
         int r = t->result;
         if (g->c.status)
