@@ -89,13 +89,9 @@ static cio_task *alloc_from_new_chunk(cio_loop *L) {
     return c->tasks;
 }
 
-/* A free handle, or NULL when memory for a new chunk is short. */
-static inline cio_task *task_alloc(cio_loop *L) {
-    cio_task *t = L->free_tasks;
-    if (cio__likely(t != NULL)) {
-        L->free_tasks = t->next;
-        return t;
-    }
+/* A handle never used since its chunk was zeroed, or NULL when memory for
+ * a new chunk is short. */
+static inline cio_task *fresh_handle(cio_loop *L) {
     if (cio__likely(L->bump != L->bump_end)) {
         /* A spawn storm writes fresh handles one after another, faster than
          * the hardware fetches them on its own: ask for one 32 ahead (W1's
@@ -104,6 +100,16 @@ static inline cio_task *task_alloc(cio_loop *L) {
         return L->bump++;
     }
     return alloc_from_new_chunk(L);
+}
+
+/* A free handle, or NULL when memory for a new chunk is short. */
+static inline cio_task *task_alloc(cio_loop *L) {
+    cio_task *t = L->free_tasks;
+    if (cio__likely(t != NULL)) {
+        L->free_tasks = t->next;
+        return t;
+    }
+    return fresh_handle(L);
 }
 
 static cio_loop *current_loop_or_fail(const char *fn) {
@@ -119,6 +125,7 @@ static cio_loop *current_loop_or_fail(const char *fn) {
  * body is set up when it first runs), then queued to run, sharing the
  * spawner's context variables. */
 static inline void init_new(cio_task *t, cio_fn fn, void *arg) {
+    t->next = NULL;
     t->fn = fn;
     t->arg = arg;
     t->watcher = NULL;
@@ -126,6 +133,15 @@ static inline void init_new(cio_task *t, cio_fn fn, void *arg) {
     t->state = CIO__NEW;
     t->flags = 0;
     t->stack_pages = 0;
+}
+
+/* init_new for a fresh handle (zero), with only the stores of what is not
+ * zero: a spawn storm's handles are fresh memory, and every store to it
+ * waits for its line. */
+static inline void init_fresh(cio_task *t, cio_fn fn, void *arg) {
+    t->fn = fn;
+    t->arg = arg;
+    t->state = CIO__NEW;
 }
 
 static cio_task *spawn_failed(int code, const char *msg) {
@@ -167,7 +183,11 @@ static inline cio_task *enqueue_new(cio_loop *L, cio_task *t) {
     }
     L->alive++;
     L->handles++;
-    cio__rq_push(L, t);
+    if (L->rq_tail) /* cio__rq_push, with t->next already NULL */
+        L->rq_tail->next = t;
+    else
+        L->rq_head = t;
+    L->rq_tail = t;
     return t;
 }
 
@@ -204,10 +224,16 @@ cio_task *cio_spawn(cio_fn fn, void *arg) {
     cio_loop *L = cio__tls_loop;
     if (cio__unlikely(!L || !fn))
         return cio_spawn_with(fn, arg, NULL); /* says what is wrong */
-    cio_task *t = task_alloc(L);
-    if (cio__unlikely(!t))
-        return spawn_failed(-ENOMEM, "cio_spawn: out of memory");
-    init_new(t, fn, arg);
+    cio_task *t = L->free_tasks;
+    if (cio__likely(t != NULL)) {
+        L->free_tasks = t->next;
+        init_new(t, fn, arg);
+    } else {
+        t = fresh_handle(L);
+        if (cio__unlikely(!t))
+            return spawn_failed(-ENOMEM, "cio_spawn: out of memory");
+        init_fresh(t, fn, arg);
+    }
     return enqueue_new(L, t);
 }
 
