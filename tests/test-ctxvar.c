@@ -6,6 +6,7 @@
 #include "core/internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static cio_ctxvar var = CIO_CTXVAR_INIT("var", "blank");
 static cio_ctxvar num = CIO_CTXVAR_INIT("num", 42);
@@ -110,6 +111,32 @@ CIO_TEST(ctxvar_inherited_through_generations) {
 static int noop(void *arg) {
     (void)arg;
     return 0;
+}
+
+static int sees_the_default(void *arg) {
+    (void)arg;
+    return !cio_ctxvar_isset(&var) && strcmp(cio_ctxvar_get(&var), "blank") == 0 ? 0 : -1;
+}
+
+/* A task's argument and, once it has set some, its context variables
+ * share a word of its handle: until the first is set, the argument (here
+ * a pointer to junk) must not read as variables, for the task or for the
+ * tasks it spawns. */
+static int argument_is_not_variables(void *arg) {
+    (void)arg;
+    if (sees_the_default(NULL) < 0)
+        return -1;
+    if (cio_join(cio_spawn(sees_the_default, arg)) < 0)
+        return -2;
+    if (cio_ctxvar_set(&var, "mine", NULL) < 0 || strcmp(cio_ctxvar_get(&var), "mine") != 0)
+        return -3;
+    return 0;
+}
+
+CIO_TEST(ctxvar_argument_is_never_read_as_variables) {
+    char junk[256];
+    memset(junk, 0x5a, sizeof junk);
+    CIO_ASSERT_EQ(cio_join(cio_spawn(argument_is_not_variables, junk)), 0);
 }
 
 /* A spawn shares its parent's map, copying nothing: each child that has

@@ -76,6 +76,7 @@ enum cio__task_flags {
     CIO__CANCELLED = 1,
     CIO__DETACHED = 2,
     CIO__HAS_EXTRA = 4,       /* the handle points at its cio__extra */
+    CIO__HAS_CTX = 8,         /* without an extra: its word holds context variables */
 };
 
 /* cio__watcher (a task's collector) is declared in internal.h. */
@@ -128,8 +129,9 @@ struct cio_task {
      * context variables and, until the first run, its argument. Without
      * it: the argument until the first run (a new task has no context
      * variables of its own: a spawn that inherits some makes an extra),
-     * then the context variables (sync/ctxvar.c). So a plain spawn and a
-     * plain task pay nothing for either. */
+     * then, once flag CIO__HAS_CTX says so, the context variables
+     * (sync/ctxvar.c; the first one set takes the word). So a plain spawn
+     * and a plain task pay nothing for either, not even a store. */
     union {
         void *arg;
         void *ctx;
@@ -350,14 +352,14 @@ static inline void cio__gather_end(cio__watcher *w, cio_task *t, int index, int 
 static inline void cio__task_complete(cio_loop *L, cio_task *t, int result) {
     int index = t->result; /* the watcher's, until now */
     cio__watcher *w = t->watcher;
-    /* A plain child of a gather (its word NULL: no context variables, no
-     * extra) skips the bookkeeping when the gather releases it at once. */
-    if (w && w->done == cio__gather_done && t->ctx == NULL) {
+    /* A plain child of a gather (no context variables, no extra) skips
+     * the bookkeeping when the gather releases it at once. */
+    if (w && w->done == cio__gather_done && !(t->flags & (CIO__HAS_EXTRA | CIO__HAS_CTX))) {
         cio__gather_end(w, t, index, result);
         return;
     }
     cio__task_end(L, t, result);
-    if (cio__unlikely(t->ctx != NULL)) /* context variables, or extra (holding them) */
+    if (cio__unlikely(t->flags & (CIO__HAS_EXTRA | CIO__HAS_CTX))) /* some may be set */
         cio__task_drop_ctx(t);
     /* The watcher stays set: the task is still claimed by its awaiter until
      * that awaiter collects it or lets it go, so a second awaiter cannot
@@ -370,12 +372,10 @@ static inline void cio__task_complete(cio_loop *L, cio_task *t, int result) {
 
 /* Marks the handle of t, ended, free, its rare data freed. */
 static inline void cio__task_mark_free(cio_task *t) {
-    /* Its context variables went when it ended (cio__task_drop_ctx), so
-     * only an extra leaves anything in the word. */
-    if (cio__unlikely(t->flags & CIO__HAS_EXTRA)) {
+    /* Its context variables went when it ended (cio__task_drop_ctx); an
+     * extra goes now. */
+    if (cio__unlikely(t->flags & CIO__HAS_EXTRA))
         cio__task_free_extra(t);
-        t->ctx = NULL;
-    }
     t->state = CIO__FREE;
 }
 

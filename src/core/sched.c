@@ -65,20 +65,17 @@ static inline cio__body *body_of(cio__stack *s) {
     return (cio__body *)(((uintptr_t)s - s->color - sizeof(cio__body)) & ~(uintptr_t)63);
 }
 
-/* Takes the argument of t, which has never run, out of its handle, whose
- * word then holds its context variables (see struct cio_task). */
-static inline void *take_arg(cio_task *t) {
-    if (cio__likely(!(t->flags & CIO__HAS_EXTRA))) {
-        void *arg = t->arg;
-        t->ctx = NULL; /* a new task has no context variables of its own */
-        return arg;
-    }
+/* The argument of t, which has never run. Its word holds context
+ * variables only once the first is set (CIO__HAS_CTX, see struct
+ * cio_task), so it needs no clearing here. */
+static inline void *take_arg(const cio_task *t) {
+    if (cio__likely(!(t->flags & CIO__HAS_EXTRA)))
+        return t->arg;
     return t->extra->arg;
 }
 
 /* Ends t, which never ran, with code. */
 static void end_unstarted(cio_loop *L, cio_task *t, int code) {
-    (void)take_arg(t); /* its word must read as its context variables (none) */
     cio__task_complete(L, t, code);
 }
 

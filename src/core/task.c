@@ -19,24 +19,29 @@
 void (*cio__ctx_inherit_hook)(void **child, void *parent_value);
 void (*cio__ctx_release_hook)(void *value);
 
-/* Where the context variables of t, which has started (or has an extra),
- * are (see struct cio_task). */
-static inline void **ctx_slot_of(cio_task *t) {
-    return (t->flags & CIO__HAS_EXTRA) ? &t->extra->ctxvars : &t->ctx;
+/* The context variables of t (see struct cio_task): in its extra if it
+ * has one, else in its word once the first is set. */
+static inline void *ctx_of(const cio_task *t) {
+    if (t->flags & CIO__HAS_EXTRA)
+        return t->extra->ctxvars;
+    return (t->flags & CIO__HAS_CTX) ? t->ctx : NULL;
 }
 
-/* A task that has not started has no word for context variables unless it
- * has an extra. */
+/* The slot for them, the word taken if it must be. A task that has not
+ * started has no word for them unless it has an extra. */
 void **cio__task_ctx_slot(cio_task *t) {
     if (!t || (t->state == CIO__NEW && !(t->flags & CIO__HAS_EXTRA)))
         return NULL;
-    return ctx_slot_of(t);
+    if (t->flags & CIO__HAS_EXTRA)
+        return &t->extra->ctxvars;
+    if (!(t->flags & CIO__HAS_CTX)) {
+        t->ctx = NULL;
+        t->flags |= CIO__HAS_CTX;
+    }
+    return &t->ctx;
 }
 
-void *cio__task_ctx(const cio_task *t) {
-    void **slot = cio__task_ctx_slot((cio_task *)t);
-    return slot ? *slot : NULL;
-}
+void *cio__task_ctx(const cio_task *t) { return t ? ctx_of(t) : NULL; }
 
 /* A 2 MiB-aligned 2 MiB mapping (alignment lets one huge page cover it). */
 static cio__task_chunk *map_huge_chunk(void) {
@@ -176,7 +181,7 @@ static __attribute__((noinline)) bool share_ctx(cio_task *t, void *parent_ctx) {
  * the spawner's context variables; or gives it back and fails. */
 static inline cio_task *enqueue_new(cio_loop *L, cio_task *t) {
     cio_task *parent = L->cur; /* running, so it has a word for its context */
-    void *parent_ctx = parent ? *ctx_slot_of(parent) : NULL;
+    void *parent_ctx = parent ? ctx_of(parent) : NULL;
     if (cio__unlikely(parent_ctx != NULL) && !share_ctx(t, parent_ctx)) {
         give_back(L, t);
         return spawn_failed(-ENOMEM, "cio_spawn: out of memory");
@@ -254,9 +259,9 @@ cio__extra *cio__task_extra(cio_task *t) {
         if (t->state == CIO__NEW)
             x->arg = t->arg; /* a new task's word held its argument */
         else
-            x->ctxvars = t->ctx;
+            x->ctxvars = ctx_of(t);
         t->extra = x;
-        t->flags |= CIO__HAS_EXTRA;
+        t->flags = (uint8_t)((t->flags & ~CIO__HAS_CTX) | CIO__HAS_EXTRA);
     }
     return t->extra;
 }
@@ -284,7 +289,9 @@ void cio__task_recycle(cio_loop *L, cio__task_list *list, size_t n) {
 }
 
 void cio__task_drop_ctx(cio_task *t) {
-    void **ctx = cio__task_ctx_slot(t);
+    if (!(t->flags & (CIO__HAS_EXTRA | CIO__HAS_CTX)))
+        return;
+    void **ctx = (t->flags & CIO__HAS_EXTRA) ? &t->extra->ctxvars : &t->ctx;
     if (*ctx && cio__ctx_release_hook) {
         cio__ctx_release_hook(*ctx);
         *ctx = NULL;
