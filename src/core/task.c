@@ -224,22 +224,33 @@ cio_task *cio_spawn_with(cio_fn fn, void *arg, const cio_spawn_opts *opts) {
     return enqueue_new(L, t);
 }
 
-/* The plain spawn, the hot one: no options to look at. */
+/* The plain spawn, the hot one: no options to look at. Whatever is not
+ * the common case (a bad call, a spawner with context variables to share,
+ * a new chunk to map) goes to cio_spawn_with as a tail call, so that the
+ * common case saves no registers. */
 cio_task *cio_spawn(cio_fn fn, void *arg) {
     cio_loop *L = cio__tls_loop;
-    if (cio__unlikely(!L || !fn))
-        return cio_spawn_with(fn, arg, NULL); /* says what is wrong */
+    if (cio__unlikely(!L || !fn || (L->cur && ctx_of(L->cur) != NULL)))
+        return cio_spawn_with(fn, arg, NULL);
     cio_task *t = L->free_tasks;
     if (cio__likely(t != NULL)) {
         L->free_tasks = t->next;
         init_new(t, fn, arg);
-    } else {
-        t = fresh_handle(L);
-        if (cio__unlikely(!t))
-            return spawn_failed(-ENOMEM, "cio_spawn: out of memory");
+    } else if (cio__likely(L->bump != L->bump_end)) {
+        t = L->bump++;
+        __builtin_prefetch(L->bump + 32, 1); /* see fresh_handle */
         init_fresh(t, fn, arg);
+    } else {
+        return cio_spawn_with(fn, arg, NULL);
     }
-    return enqueue_new(L, t);
+    L->alive++;
+    L->handles++;
+    if (L->rq_tail) /* cio__rq_push, with t->next already NULL */
+        L->rq_tail->next = t;
+    else
+        L->rq_head = t;
+    L->rq_tail = t;
+    return t;
 }
 
 static void report_unretrieved(cio_task *t) {
