@@ -44,44 +44,29 @@ static int claim_checks(cio_task **ts, size_t n, const char *fn) {
     return 0;
 }
 
-/* Claims ts[i] for w, if it can be claimed: not NULL, not claimed, not
- * released, not the caller itself (the one task running: a test of the
- * state, not of the caller's handle). Sets w as its watcher (a finished
- * task's too: the watcher is the claim that keeps a second awaiter off)
- * and counts it in *watched if it has yet to end. */
-static inline __attribute__((always_inline)) bool claim(cio_task **ts, size_t i,
-                                                         cio__watcher *w, long *watched) {
-    cio_task *t = ts[i];
-    if (cio__unlikely(!t || t->watcher || t->state == CIO__FREE || t->state == CIO__RUNNING))
-        return false;
-    t->watcher = w; /* see cio__task_complete */
-    if (t->state != CIO__DONE) {
-        t->result = (int)i; /* the index comes back to w->done */
-        (*watched)++;
-    }
-    return true;
-}
-
-/* Claims the handles ts[from..to) for w, in one pass that fetches each
- * handle 48 places ahead (the hardware's stream prefetch stops at every
- * 4 KiB page). Returns the number unfinished, or the refusal of the bad
- * handle at *bad (the caller undoes the claims before it). */
+/* Checks the handles ts[from..to) and sets w as the watcher of each task
+ * (a finished one too: the watcher is the claim that keeps a second
+ * awaiter off), in one pass. Returns the number unfinished, or the
+ * refusal of the bad handle at *bad (the caller undoes the claims before
+ * it). */
 static long watch_range(cio_task **ts, size_t from, size_t to, cio__watcher *w, cio_task *self,
                         const char *fn, size_t *bad) {
     long watched = 0;
-    size_t i = from;
-    for (; i + 48 < to; i++) {
-        __builtin_prefetch(ts[i + 48], 1);
-        if (cio__unlikely(!claim(ts, i, w, &watched)))
-            goto refused;
+    for (size_t i = from; i < to; i++) {
+        cio_task *t = ts[i];
+        if (i + 48 < to)
+            __builtin_prefetch(ts[i + 48], 1);
+        if (cio__unlikely(!t || t->watcher || t->state == CIO__FREE || t == self)) {
+            *bad = i;
+            return refuse_claim(ts, i, self, fn);
+        }
+        t->watcher = w; /* claimed, finished or not (see cio__task_complete) */
+        if (t->state != CIO__DONE) {
+            t->result = (int)i; /* the index comes back to w->done */
+            watched++;
+        }
     }
-    for (; i < to; i++)
-        if (cio__unlikely(!claim(ts, i, w, &watched)))
-            goto refused;
     return watched;
-refused:
-    *bad = i;
-    return refuse_claim(ts, i, self, fn);
 }
 
 /* watch_range over all of ts, after the checks of the call itself; on a
