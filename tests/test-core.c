@@ -1,7 +1,6 @@
 /* Tests of the core: tasks, cancellation, shields, gather, as_completed,
  * wait_any, wait_for, groups, errors and the loop itself. Timing tests run
  * on the virtual clock and assert exact times and orders. */
-#include <cio/sync.h>
 #include <cio/test.h>
 
 #include "core/internal.h"
@@ -823,7 +822,14 @@ CIO_TEST(gather_claims_each_window_just_before_it_runs) {
     free(ts);
 }
 
-static int wait_event(void *arg) { return cio_event_wait(arg) == 0 ? 5 : -1; }
+/* Waits (yielding, so the loop goes on) until *released. */
+static int wait_released(void *arg) {
+    const bool *released = arg;
+    while (!*released)
+        if (cio_yield() < 0)
+            return -1;
+    return 5;
+}
 
 /* Another task awaits t (claims it) until the event is set. */
 static int join_it(void *arg) { return cio_join(arg); }
@@ -839,14 +845,13 @@ CIO_TEST(gather_refused_in_a_later_window_undoes_every_claim) {
         cio_task **ts = malloc(MANY * sizeof *ts);
         int *st = k % 2 ? malloc(MANY * sizeof *st) : NULL;
         CIO_ASSERT(ts && (st || k % 2 == 0));
-        cio_event ev;
-        cio_event_init(&ev);
-        cio_task *busy = cio_spawn(wait_event, &ev);
+        bool released = false;
+        cio_task *busy = cio_spawn(wait_released, &released);
         cio_task *joiner = cio_spawn(join_it, busy); /* runs first: claims busy */
         size_t bad = 2 * CIO__GATHER_WINDOW + 5;
         for (size_t i = 0; i < MANY; i++) /* none has run before the gather */
-            ts[i] = cio_spawn(i == 2 ? wait_event : return_twice_index,
-                              i == 2 ? (void *)&ev : (void *)(intptr_t)i);
+            ts[i] = cio_spawn(i == 2 ? wait_released : return_twice_index,
+                              i == 2 ? (void *)&released : (void *)(intptr_t)i);
         cio_task *named = ts[1]; /* its release would free its name */
         CIO_ASSERT_EQ(cio_task_set_name(named, "named"), 0);
         cio_task *parked = ts[2]; /* waits while claimed */
@@ -860,7 +865,7 @@ CIO_TEST(gather_refused_in_a_later_window_undoes_every_claim) {
         CIO_ASSERT(strstr(cio_errmsg(), want) != NULL);
         CIO_ASSERT(strstr(cio_errmsg(), why[r]) != NULL);
         CIO_ASSERT_STREQ(cio_task_name(named), "named");
-        cio_event_set(&ev);
+        released = true;
         size_t wrong = 0;
         for (size_t i = 0; i < MANY; i++)
             if (i != bad && i != 2)
