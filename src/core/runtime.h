@@ -293,7 +293,8 @@ int cio__yield_behind(cio_task *after);
 #define CIO__GATHER_WINDOW 2048
 
 /* task.c */
-/* The rare parts of ending and releasing a task, out of line. */
+/* The rare parts of ending and releasing a task, out of line (drop_ctx
+ * for a task with an extra or context variables only). */
 void cio__task_drop_ctx(cio_task *t);
 void cio__task_ended_detached(cio_loop *L, cio_task *t);
 void cio__task_free_extra(cio_task *t);
@@ -311,6 +312,29 @@ typedef struct cio__task_list {
     cio_task *head, *tail;
 } cio__task_list;
 
+/* Marks the handle of t, ended, free, its rare data freed. */
+static inline void cio__task_mark_free(cio_task *t) {
+    /* Its context variables went when it ended (cio__task_drop_ctx); an
+     * extra goes now. */
+    if (cio__unlikely(t->flags & CIO__HAS_EXTRA))
+        cio__task_free_extra(t);
+    t->state = CIO__FREE;
+}
+
+/* Releases t, which a gather has collected, onto the gather's list: the
+ * handle stays out of reuse (a stray second collector sees it released,
+ * not some new task) until cio__task_recycle hands the list back and
+ * counts the handles off. Its watcher stays set until a spawn reuses it,
+ * so the gather tells the handles it released by their state. One store
+ * less per task, for the gather of a spawn storm is bound by stores. */
+static inline void cio__task_release_to(cio_task *t, cio__task_list *list) {
+    cio__task_mark_free(t);
+    t->next = list->head;
+    list->head = t;
+    if (!list->tail)
+        list->tail = t;
+}
+
 /* The part of a gather (wait.c) that its plain children end into, inline
  * in the loop that runs them. */
 typedef struct cio__gather_core {
@@ -327,11 +351,10 @@ CIO__HIDDEN void cio__gather_ended(cio__watcher *w, cio_task *t, int index, int 
 
 /* A plain child of gather w ended with result, and has had none of the
  * bookkeeping of an end: if it ended well, the gather stores its status
- * and releases it at once, onto the gather's own list (what
- * cio__task_release_to does, for a handle without an extra), so the
- * handle goes from running to released without being marked done; the
- * gather counts it off the live tasks when it returns. A spawn storm's
- * gather is bound by stores, and these were four per child. */
+ * and releases it at once, onto the gather's own list, so the handle goes
+ * from running to released without being marked done; the gather counts
+ * it off the live tasks when it returns. A spawn storm's gather is bound
+ * by stores, and these were four per child. */
 static inline void cio__gather_end(cio__watcher *w, cio_task *t, int index, int result) {
     cio__gather_core *g = (cio__gather_core *)w;
     if (cio__unlikely(result < 0 || g->pending == 1 || !g->status)) {
@@ -339,11 +362,7 @@ static inline void cio__gather_end(cio__watcher *w, cio_task *t, int index, int 
         return;
     }
     g->status[index] = result;
-    t->state = CIO__FREE;
-    t->next = g->released.head;
-    g->released.head = t;
-    if (!g->released.tail)
-        g->released.tail = t;
+    cio__task_release_to(t, &g->released);
     g->pending--;
 }
 
@@ -370,15 +389,6 @@ static inline void cio__task_complete(cio_loop *L, cio_task *t, int result) {
         cio__task_ended_detached(L, t);
 }
 
-/* Marks the handle of t, ended, free, its rare data freed. */
-static inline void cio__task_mark_free(cio_task *t) {
-    /* Its context variables went when it ended (cio__task_drop_ctx); an
-     * extra goes now. */
-    if (cio__unlikely(t->flags & CIO__HAS_EXTRA))
-        cio__task_free_extra(t);
-    t->state = CIO__FREE;
-}
-
 /* Marks t's handle free and unclaimed, and counts it off the loop. */
 static inline void cio__task_retire(cio_loop *L, cio_task *t) {
     cio__task_mark_free(t);
@@ -388,19 +398,6 @@ static inline void cio__task_retire(cio_loop *L, cio_task *t) {
 
 void cio__task_release(cio_loop *L, cio_task *t);
 
-/* Releases t, which a gather has collected, onto the gather's list: the
- * handle stays out of reuse (a stray second collector sees it released,
- * not some new task) until cio__task_recycle hands the list back and
- * counts the handles off. Its watcher stays set until a spawn reuses it,
- * so the gather tells the handles it released by their state. One store
- * less per task, for the gather of a spawn storm is bound by stores. */
-static inline void cio__task_release_to(cio_task *t, cio__task_list *list) {
-    cio__task_mark_free(t);
-    t->next = list->head;
-    list->head = t;
-    if (!list->tail)
-        list->tail = t;
-}
 /* Hands list (of n handles) back for reuse. */
 void cio__task_recycle(cio_loop *L, cio__task_list *list, size_t n);
 void cio__task_chunk_free(cio__task_chunk *c);

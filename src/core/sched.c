@@ -74,18 +74,13 @@ static inline void *take_arg(const cio_task *t) {
     return t->extra->arg;
 }
 
-/* Ends t, which never ran, with code. */
-static void end_unstarted(cio_loop *L, cio_task *t, int code) {
-    cio__task_complete(L, t, code);
-}
-
 static void task_fail_early(cio_loop *L, cio_task *t, int code, const char *msg) {
     cio__extra *x = cio__task_extra(t);
     if (x && !x->errmsg)
         x->errmsg = cio__malloc(256);
     if (x && x->errmsg)
         snprintf(x->errmsg, 256, "%s", msg);
-    end_unstarted(L, t, code);
+    cio__task_complete(L, t, code);
 }
 
 /* Makes b the body of t, which has never run: what is the task's own
@@ -106,7 +101,7 @@ static bool prepare(cio_loop *L, cio_task *t, cio__stack *reuse) {
     if (cio__likely(t->state != CIO__NEW))
         return true;
     if (t->flags & CIO__CANCELLED) {
-        end_unstarted(L, t, -ECANCELED);
+        cio__task_complete(L, t, -ECANCELED);
         return false;
     }
     size_t want = t->stack_pages ? (size_t)t->stack_pages * L->page : L->default_stack;
@@ -480,13 +475,11 @@ CIO__JUMP_RETURN(int, cio_yield)(void) {
 }
 
 int cio__yield_behind(cio_task *after) {
+    int code = cio__interrupted();
+    if (code)
+        return code;
     cio_loop *L = cio__tls_loop;
     cio_task *t = L->cur;
-    if (cio__unlikely(t->body->scope || (t->flags & CIO__CANCELLED))) {
-        int code = cio__interrupt_code(L, t);
-        if (code)
-            return code;
-    }
     t->next = after->next;
     after->next = t;
     if (L->rq_tail == after)

@@ -163,9 +163,7 @@ static cio_task *spawn_failed(int code, const char *msg) {
 
 /* A handle taken for a spawn that then failed goes back, free. */
 static void give_back(cio_loop *L, cio_task *t) {
-    if (t->flags & CIO__HAS_EXTRA)
-        cio__task_free_extra(t);
-    t->state = CIO__FREE;
+    cio__task_mark_free(t);
     t->next = L->free_tasks;
     L->free_tasks = t;
 }
@@ -304,8 +302,6 @@ void cio__task_recycle(cio_loop *L, cio__task_list *list, size_t n) {
 }
 
 void cio__task_drop_ctx(cio_task *t) {
-    if (!(t->flags & (CIO__HAS_EXTRA | CIO__HAS_CTX)))
-        return;
     void **ctx = (t->flags & CIO__HAS_EXTRA) ? &t->extra->ctxvars : &t->ctx;
     if (*ctx && cio__ctx_release_hook) {
         cio__ctx_release_hook(*ctx);
